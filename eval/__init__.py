@@ -1,0 +1,1 @@
+"""Evaluation: metrics and the paper's protocols (300-W, AFLW, 300-VW) plus stress benchmarks."""

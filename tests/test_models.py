@@ -1,0 +1,55 @@
+import pytest
+import torch
+
+from tests.conftest import make_model
+from tracker.models import GHCU, GHCUConfig, HourglassConfig, StackedHourglass, WeightsError, load_weights, save_weights
+
+
+def test_hourglass_outputs_one_heatmap_per_stack():
+    cfg = HourglassConfig(num_stacks=2, features=16, depth=2, input_size=64)
+    out = StackedHourglass(cfg)(torch.zeros(2, 3, 64, 64))
+    assert len(out) == 2 and out[-1].shape == (2, 68, 16, 16)
+
+
+def test_hourglass_config_rejects_sizes_depth_cannot_halve():
+    with pytest.raises(ValueError, match="multiple"):
+        HourglassConfig(depth=4, input_size=160)
+
+
+def test_ghcu_paper_layout_and_identity_start():
+    cfg = GHCUConfig(heatmap_size=64)
+    ghcu = GHCU(cfg).eval()
+    convs = [m for m in ghcu.convs if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [64, 64, 32, 32, 16, 16] and all(c.stride == (2, 2) for c in convs)
+    decoded = torch.rand(2, 68, 2)
+    assert torch.equal(ghcu(torch.rand(2, 68, 64, 64), decoded), decoded)  # zero-initialised correction
+
+
+def test_weights_file_carries_its_config(tmp_path):
+    model = make_model()
+    torch.nn.init.normal_(model.ghcu.fc[-1].weight, std=0.01)
+    save_weights(tmp_path / "w.pt", model)
+    loaded = load_weights(tmp_path / "w.pt")
+    assert loaded.hourglass.config == model.hourglass.config and loaded.ghcu.config == model.ghcu.config
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        a, b = model.hourglass(x)[-1], loaded.hourglass(x)[-1]
+    assert torch.allclose(a, b, atol=5e-2 * a.abs().max())  # fp16 storage
+
+
+def test_weights_without_ghcu(tmp_path):
+    save_weights(tmp_path / "hg.pt", make_model(ghcu=False), half=False)
+    assert load_weights(tmp_path / "hg.pt").ghcu is None
+
+
+@pytest.mark.parametrize("content", [b"", b"not a torch file", None])
+def test_bad_weights_files_raise_weights_error(tmp_path, content):
+    path = tmp_path / "bad.pt"
+    if content is None:
+        torch.save({"something": torch.zeros(1)}, path)
+    else:
+        path.write_bytes(content)
+    with pytest.raises(WeightsError):
+        load_weights(path)
+    with pytest.raises(WeightsError, match="not found"):
+        load_weights(tmp_path / "missing.pt")

@@ -1,0 +1,177 @@
+"""The ``tracker`` command. Training and evaluation subcommands are entry-point plugins."""
+from __future__ import annotations
+
+import logging
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tracker.devices import DeviceError
+from tracker.draw import DrawConfig
+from tracker.models import WeightsError
+from tracker.outputs import OutputError
+from tracker.pipeline import PipelineConfig, RunOutputs, RunSummary, run_video
+from tracker.tracking import TrackerConfig
+from tracker.video import VideoError
+
+app = typer.Typer(help="Face-landmark video tracker (stacked hourglass + Semantic Alignment + GHCU).", no_args_is_help=True)
+
+PLUGIN_GROUP = "sa_tracker.commands"
+USER_ERRORS = (VideoError, WeightsError, OutputError, DeviceError, FileNotFoundError, ValueError)
+EXIT_FAILURE = 1
+
+WeightsOpt = Annotated[Path | None, typer.Option("--weights", help="weights file (default: the bundled compact model)")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda")]
+GhcuOpt = Annotated[bool, typer.Option("--ghcu/--no-ghcu", help="apply the GHCU correction")]
+SmoothOpt = Annotated[bool, typer.Option("--smooth/--no-smooth", help="Kalman smoothing over time")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or summary")]
+
+
+def fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(EXIT_FAILURE)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn expected failures into one line on stderr and a non-zero exit code."""
+    try:
+        yield
+    except USER_ERRORS as err:
+        fail(str(err).splitlines()[0] if str(err) else type(err).__name__)
+
+
+@contextmanager
+def progress_bar(quiet: bool, label: str) -> Iterator[Callable[[int, int | None], None] | None]:
+    if quiet or not sys.stderr.isatty() and not sys.stdout.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = [TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[fps]:.1f} frames/s"), TimeRemainingColumn()]
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task(label, total=None, fps=0.0)
+        clock: list[float] = []
+
+        def update(done: int, total: int | None) -> None:
+            import time
+
+            now = time.perf_counter()
+            clock.append(now)
+            rate = (len(clock) - 1) / (now - clock[0]) if len(clock) > 1 and now > clock[0] else 0.0
+            bar.update(task, completed=done, total=total, fps=rate)
+
+        yield update
+
+
+def _config(weights: Path | None, device: str, ghcu: bool, smooth: bool, redetect_every: int, derotate: bool,
+            lines: bool, detector: str) -> PipelineConfig:
+    return PipelineConfig(
+        weights=weights, device=device, detector=detector, ghcu=ghcu,
+        tracking=TrackerConfig(redetect_every=max(1, redetect_every), smoothing=smooth, derotate=derotate),
+        draw=DrawConfig(lines=lines),
+    )
+
+
+def _report(summary: RunSummary, outputs: RunOutputs, quiet: bool) -> None:
+    if quiet:
+        return
+    written = ", ".join(str(p) for p in (outputs.overlay, outputs.csv, outputs.json, outputs.pts_dir) if p)
+    typer.echo(
+        f"{summary.frames} frames ({summary.frames_with_faces} with faces, {summary.unreadable} unreadable) "
+        f"in {summary.seconds:.1f}s, {summary.fps:.1f} frames/s -> {written or 'no outputs requested'}"
+    )
+
+
+@app.command()
+def run(
+    video: Annotated[Path, typer.Argument(help="input video (any format FFmpeg reads)")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="overlay video (H.264 .mp4)")] = None,
+    csv: Annotated[Path | None, typer.Option("--csv", help="per-frame, per-face CSV")] = None,
+    json: Annotated[Path | None, typer.Option("--json", help="per-frame JSON")] = None,
+    pts_dir: Annotated[Path | None, typer.Option("--pts-dir", help="write DIR/annot/000001.pts (300-VW layout)")] = None,
+    weights: WeightsOpt = None,
+    device: DeviceOpt = "auto",
+    ghcu: GhcuOpt = True,
+    smooth: SmoothOpt = True,
+    redetect_every: Annotated[int, typer.Option(help="run the detector every N frames to pick up new faces")] = 15,
+    derotate: Annotated[bool, typer.Option("--derotate/--no-derotate", help="level each crop by the eye line")] = True,
+    lines: Annotated[bool, typer.Option("--lines/--no-lines", help="draw contour lines")] = True,
+    detector: Annotated[str, typer.Option(help="face detector plugin")] = "haar",
+    quiet: QuietOpt = False,
+) -> None:
+    """Track 68 landmarks on every face of VIDEO and write an overlay and/or per-frame files."""
+    outputs = RunOutputs(out, csv, json, pts_dir)
+    if not any((out, csv, json, pts_dir)):
+        fail("nothing to write: give --out, --csv, --json and/or --pts-dir")
+    with user_errors(), progress_bar(quiet, video.name) as progress:
+        summary = run_video(video, outputs, _config(weights, device, ghcu, smooth, redetect_every, derotate, lines, detector), progress)
+    _report(summary, outputs, quiet)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", "-o", help="overlay video to write")] = Path("demo_overlay.mp4"),
+    csv: Annotated[Path | None, typer.Option("--csv", help="per-frame CSV")] = None,
+    frames: Annotated[int, typer.Option(help="length of the generated clip")] = 90,
+    weights: WeightsOpt = None,
+    device: DeviceOpt = "auto",
+    quiet: QuietOpt = False,
+) -> None:
+    """Make a short sample clip (a bundled portrait under a moving camera) and track it."""
+    from tracker.demo import make_demo_clip
+
+    with tempfile.TemporaryDirectory() as tmp, user_errors():
+        clip = make_demo_clip(Path(tmp) / "demo_input.mp4", frames)
+        outputs = RunOutputs(overlay=out, csv=csv)
+        with progress_bar(quiet, "demo") as progress:
+            summary = run_video(clip, outputs, PipelineConfig(weights=weights, device=device), progress)
+    _report(summary, outputs, quiet)
+
+
+@app.command()
+def webcam(
+    camera: Annotated[int, typer.Option(help="camera index")] = 0,
+    source: Annotated[Path | None, typer.Option(help="read this video file instead of a camera")] = None,
+    headless: Annotated[bool, typer.Option(help="no window (for tests and servers): print per-frame fps instead")] = False,
+    max_frames: Annotated[int | None, typer.Option(help="stop after this many frames")] = None,
+    weights: WeightsOpt = None,
+    device: DeviceOpt = "auto",
+    ghcu: GhcuOpt = True,
+    smooth: SmoothOpt = True,
+) -> None:
+    """Live overlay with frames/s from a camera (or a file); q or Esc quits."""
+    from tracker.live import run_live
+
+    with user_errors():
+        frames, fps = run_live(camera, source, headless, max_frames, _config(weights, device, ghcu, smooth, 15, True, True, "haar"))
+    typer.echo(f"{frames} frames, {fps:.1f} frames/s")
+
+
+def _add_plugins() -> None:
+    for ep in entry_points(group=PLUGIN_GROUP):
+        try:
+            plugin = ep.load()
+        except ImportError as err:  # e.g. an optional extra missing: the rest of the CLI still works
+            logging.getLogger(__name__).debug("plugin %s unavailable: %s", ep.name, err)
+            continue
+        if isinstance(plugin, typer.Typer):
+            app.add_typer(plugin, name=ep.name)
+        else:
+            app.command(ep.name)(plugin)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    _add_plugins()
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)

@@ -1,0 +1,51 @@
+"""Overlay drawing: landmarks coloured by confidence, optional contour lines, face ids."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from tracker.markup import EDGES
+from tracker.tracking import FaceResult
+
+SURE = np.array([0, 230, 0], dtype=np.float32)  # RGB for confidence 1
+UNSURE = np.array([255, 40, 0], dtype=np.float32)  # RGB for confidence 0
+LINE_COLOUR = (255, 255, 255)
+REFERENCE_HEIGHT = 720  # marker sizes scale with the frame height relative to this
+
+
+@dataclass(frozen=True)
+class DrawConfig:
+    points: bool = True
+    lines: bool = True
+    ids: bool = True
+    confidence_colour: bool = True
+
+
+def confidence_colours(confidence: np.ndarray) -> np.ndarray:
+    c = np.clip(confidence, 0.0, 1.0)[:, None]
+    return (UNSURE + (SURE - UNSURE) * c).astype(np.uint8)
+
+
+def draw_faces(image: np.ndarray, faces: Sequence[FaceResult], config: DrawConfig = DrawConfig()) -> np.ndarray:
+    """Draw in place on an RGB uint8 image and return it."""
+    scale = max(image.shape[0] / REFERENCE_HEIGHT, 0.35)
+    radius = max(1, round(2.5 * scale))
+    thickness = max(1, round(1.5 * scale))
+    for face in faces:
+        pts = np.round(face.points * 16).astype(np.int32)  # 4 fractional bits: sub-pixel drawing
+        if config.lines:
+            for a, b in EDGES:
+                cv2.line(image, tuple(pts[a]), tuple(pts[b]), LINE_COLOUR, 1, cv2.LINE_AA, shift=4)
+        if config.points:
+            colours = confidence_colours(face.confidence) if config.confidence_colour else np.tile(SURE.astype(np.uint8), (len(pts), 1))
+            for p, col in zip(pts, colours):
+                cv2.circle(image, tuple(p), radius * 16, tuple(int(v) for v in col), -1, cv2.LINE_AA, shift=4)
+        if config.ids:
+            x0, y0 = face.points.min(axis=0)
+            label = f"#{face.face_id} {face.face_confidence:.2f}"
+            org = (int(x0), max(int(y0) - 6, 12))
+            cv2.putText(image, label, org, cv2.FONT_HERSHEY_SIMPLEX, 0.5 * scale + 0.2, (255, 255, 0), thickness, cv2.LINE_AA)
+    return image

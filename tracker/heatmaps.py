@@ -1,0 +1,64 @@
+"""Gaussian heatmap targets, sub-pixel decoding and per-landmark confidence.
+
+Heatmap coordinates are 0-based with integers at heatmap-pixel centres. Heatmap pixel ``j`` covers
+input pixels ``[stride*j - 0.5, stride*(j+1) - 0.5]``, so its centre is input pixel
+``stride*j + (stride-1)/2``.
+"""
+from __future__ import annotations
+
+import torch
+
+LOG_FLOOR = 1e-10  # keeps log() finite where a heatmap is (near) zero
+MAX_SUBPIXEL_SHIFT = 1.0  # a Taylor step further than one pixel means the quadratic model broke down
+
+
+def render_gaussians(points: torch.Tensor, size: int, sigma: float) -> torch.Tensor:
+    """Heatmaps (B, N, size, size) with a unit-peak Gaussian at each (B, N, 2) heatmap-pixel point."""
+    grid = torch.arange(size, dtype=points.dtype, device=points.device)
+    dx = grid.view(1, 1, 1, size) - points[..., 0, None, None]
+    dy = grid.view(1, 1, size, 1) - points[..., 1, None, None]
+    return torch.exp(-(dx * dx + dy * dy) / (2.0 * sigma * sigma))
+
+
+def heatmap_to_input(points: torch.Tensor, stride: int) -> torch.Tensor:
+    return points * stride + (stride - 1) / 2.0
+
+
+def input_to_heatmap(points: torch.Tensor, stride: int) -> torch.Tensor:
+    return (points - (stride - 1) / 2.0) / stride
+
+
+def decode(heatmaps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sub-pixel maxima of (B, N, H, W) heatmaps.
+
+    The integer argmax is refined by one Newton step on the log-heatmap (a Gaussian is exactly
+    quadratic in log space, so a clean Gaussian peak is recovered exactly). Returns points
+    (B, N, 2) as (x, y) heatmap pixels and confidences (B, N) = peak value clamped to [0, 1].
+    """
+    b, n, h, w = heatmaps.shape
+    flat = heatmaps.reshape(b, n, h * w)
+    peak, idx = flat.max(dim=-1)
+    iy = torch.div(idx, w, rounding_mode="floor")
+    ix = idx - iy * w
+    # 3x3 neighbourhood of the log-heatmap around the argmax (clamped at the borders)
+    log = torch.log(heatmaps.clamp_min(LOG_FLOOR)).reshape(b, n, h * w)
+    offsets = torch.arange(-1, 2, device=heatmaps.device)
+    ny = (iy[..., None, None] + offsets.view(1, 1, 3, 1)).clamp(0, h - 1)
+    nx = (ix[..., None, None] + offsets.view(1, 1, 1, 3)).clamp(0, w - 1)
+    patch = torch.gather(log, 2, (ny * w + nx).reshape(b, n, 9)).reshape(b, n, 3, 3)
+    gx = (patch[..., 1, 2] - patch[..., 1, 0]) / 2
+    gy = (patch[..., 2, 1] - patch[..., 0, 1]) / 2
+    hxx = patch[..., 1, 2] - 2 * patch[..., 1, 1] + patch[..., 1, 0]
+    hyy = patch[..., 2, 1] - 2 * patch[..., 1, 1] + patch[..., 0, 1]
+    hxy = (patch[..., 2, 2] - patch[..., 2, 0] - patch[..., 0, 2] + patch[..., 0, 0]) / 4
+    det = hxx * hyy - hxy * hxy
+    concave = (hxx < 0) & (det > 0)
+    safe_det = torch.where(concave, det, torch.ones_like(det))
+    step_x = -(hyy * gx - hxy * gy) / safe_det
+    step_y = -(-hxy * gx + hxx * gy) / safe_det
+    valid = concave & (step_x.abs() <= MAX_SUBPIXEL_SHIFT) & (step_y.abs() <= MAX_SUBPIXEL_SHIFT)
+    inside = (ix > 0) & (ix < w - 1) & (iy > 0) & (iy < h - 1)
+    use = valid & inside
+    x = ix.to(heatmaps.dtype) + torch.where(use, step_x, torch.zeros_like(step_x))
+    y = iy.to(heatmaps.dtype) + torch.where(use, step_y, torch.zeros_like(step_y))
+    return torch.stack([x, y], dim=-1), peak.clamp(0.0, 1.0)

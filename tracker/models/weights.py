@@ -1,0 +1,79 @@
+"""A weights file that carries its own architecture config: ``--weights FILE`` just works."""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from tracker.models.ghcu import GHCU, GHCUConfig
+from tracker.models.hourglass import HourglassConfig, StackedHourglass
+
+FORMAT = "sa-tracker-weights/1"
+
+
+class WeightsError(ValueError):
+    """A file that is not a readable sa-tracker weights file."""
+
+
+@dataclass
+class LandmarkModel:
+    """The runtime pair: the hourglass, the optional GHCU, and free-form provenance metadata."""
+
+    hourglass: StackedHourglass
+    ghcu: GHCU | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def config(self) -> HourglassConfig:
+        return self.hourglass.config
+
+
+def _to_state(module: torch.nn.Module, half: bool) -> dict[str, torch.Tensor]:
+    state = {}
+    for k, v in module.state_dict().items():
+        v = v.detach().cpu()
+        state[k] = v.half() if half and v.is_floating_point() else v
+    return state
+
+
+def save_weights(path: str | os.PathLike[str], model: LandmarkModel, half: bool = True) -> None:
+    """Write hourglass (+ GHCU) weights and configs; ``half`` stores floats as fp16 (small files)."""
+    payload: dict[str, Any] = {
+        "format": FORMAT,
+        "hourglass_config": asdict(model.hourglass.config),
+        "hourglass": _to_state(model.hourglass, half),
+        "meta": dict(model.meta),
+    }
+    if model.ghcu is not None:
+        cfg = asdict(model.ghcu.config)
+        cfg["channels"] = list(cfg["channels"])
+        payload["ghcu_config"] = cfg
+        payload["ghcu"] = _to_state(model.ghcu, half)
+    path = Path(path)
+    tmp = path.with_name(path.name + ".partial")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def load_weights(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> LandmarkModel:
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"weights file not found: {path}")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # torch raises many types for a corrupt or foreign file
+        raise WeightsError(f"{path}: not a weights file ({type(err).__name__})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise WeightsError(f"{path}: not an sa-tracker weights file (expected format {FORMAT})")
+    hourglass = StackedHourglass(HourglassConfig(**payload["hourglass_config"]))
+    hourglass.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["hourglass"].items()})
+    ghcu = None
+    if "ghcu" in payload:
+        cfg = dict(payload["ghcu_config"])
+        cfg["channels"] = tuple(cfg["channels"])
+        ghcu = GHCU(GHCUConfig(**cfg))
+        ghcu.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["ghcu"].items()})
+    return LandmarkModel(hourglass.eval(), ghcu.eval() if ghcu is not None else None, dict(payload.get("meta", {})))

@@ -1,0 +1,144 @@
+"""Per-frame outputs: CSV rows, a JSON document and 300-VW style ``.pts`` files; written atomically."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from tracker.markup import NUM_POINTS
+from tracker.pts import write_pts
+from tracker.tracking import FaceResult
+
+NO_FACE = "no_face"
+UNREADABLE = "unreadable"
+CSV_COLUMNS = (
+    ["frame", "time", "face_id", "status", "face_confidence"]
+    + [f"x_{i}" for i in range(NUM_POINTS)]
+    + [f"y_{i}" for i in range(NUM_POINTS)]
+    + [f"c_{i}" for i in range(NUM_POINTS)]
+)
+
+
+class OutputError(RuntimeError):
+    pass
+
+
+def partial_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.partial")
+
+
+def check_output_path(path: Path | None) -> None:
+    """Fail before any work when an output cannot be written."""
+    if path is not None and not path.parent.is_dir():
+        raise OutputError(f"output folder does not exist: {path.parent}")
+    if path is not None and path.is_dir():
+        raise OutputError(f"output path is a directory: {path}")
+
+
+@dataclass
+class FrameRecord:
+    frame: int
+    time: float
+    faces: Sequence[FaceResult]
+    status: str | None = None  # None: faces (or no_face); UNREADABLE for an undecodable frame
+
+
+class CsvOutput:
+    """One row per frame and face; a row with status ``no_face`` (or ``unreadable``) for frames without."""
+
+    def __init__(self, path: Path) -> None:
+        check_output_path(path)
+        self.path = path
+        self.tmp = partial_path(path)
+        self.fh: TextIO = open(self.tmp, "w", newline="")
+        self.writer = csv.writer(self.fh)
+        self.writer.writerow(CSV_COLUMNS)
+
+    def add(self, record: FrameRecord) -> None:
+        head = [record.frame, f"{record.time:.6f}"]
+        if not record.faces:
+            empty = [""] * (3 * NUM_POINTS)
+            self.writer.writerow(head + ["", record.status or NO_FACE, ""] + empty)
+            return
+        for face in record.faces:
+            pts, conf = face.points, face.confidence
+            self.writer.writerow(
+                head + [face.face_id, face.source, f"{face.face_confidence:.4f}"]
+                + [f"{v:.2f}" for v in pts[:, 0]] + [f"{v:.2f}" for v in pts[:, 1]] + [f"{v:.3f}" for v in conf]
+            )
+
+    def close(self) -> None:
+        self.fh.close()
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        self.fh.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+@dataclass
+class JsonOutput:
+    path: Path
+    header: dict[str, Any]
+    frames: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        check_output_path(self.path)
+
+    def add(self, record: FrameRecord) -> None:
+        self.frames.append({
+            "frame": record.frame,
+            "time": round(record.time, 6),
+            "status": record.status or ("faces" if record.faces else NO_FACE),
+            "faces": [
+                {
+                    "id": f.face_id, "source": f.source, "confidence": round(f.face_confidence, 4),
+                    "points": [[round(float(x), 2), round(float(y), 2)] for x, y in f.points],
+                    "point_confidence": [round(float(c), 3) for c in f.confidence],
+                }
+                for f in record.faces
+            ],
+        })
+
+    def close(self) -> None:
+        tmp = partial_path(self.path)
+        tmp.write_text(json.dumps({**self.header, "frames": self.frames}))
+        os.replace(tmp, self.path)
+
+    def abort(self) -> None:
+        pass
+
+
+class PtsDirOutput:
+    """300-VW layout: ``DIR/annot/000001.pts`` (1-based frame numbers) for the longest-tracked face."""
+
+    def __init__(self, root: Path) -> None:
+        if root.exists() and not root.is_dir():
+            raise OutputError(f"--pts-dir is a file: {root}")
+        if not root.parent.is_dir():
+            raise OutputError(f"output folder does not exist: {root.parent}")
+        self.root = root
+        self.tmp = root.with_name(f".{root.name}.partial")
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        (self.tmp / "annot").mkdir(parents=True)
+
+    def add(self, record: FrameRecord) -> None:
+        if record.faces:
+            face = min(record.faces, key=lambda f: f.face_id)
+            write_pts(self.tmp / "annot" / f"{record.frame + 1:06d}.pts", face.points)
+
+    def close(self) -> None:
+        target = self.root / "annot"
+        self.root.mkdir(exist_ok=True)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(self.tmp / "annot", target)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def abort(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)

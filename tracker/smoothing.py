@@ -1,0 +1,89 @@
+"""Temporal smoothing of one face's landmarks with constant-velocity Kalman filters.
+
+Every coordinate is an independent filterpy-style filter (state: position, velocity; the process
+noise from ``filterpy.common.Q_discrete_white_noise``), run batched over all coordinates with 2x2
+covariances instead of one dense 272-state filter (which costs ~45 ms a frame on a laptop CPU).
+Tests check it against ``filterpy.kalman.KalmanFilter`` step by step.
+
+Each point's measurement noise grows as its heatmap confidence falls, so sure points follow the
+network and unsure ones lean on the motion model. Noise levels are relative to the face size, so
+behaviour does not depend on resolution. A jump far beyond the model (a cut, a re-detection
+elsewhere) restarts the filter.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from filterpy.common import Q_discrete_white_noise
+
+
+@dataclass(frozen=True)
+class SmoothingConfig:
+    measurement_std: float = 0.006  # x face size, for a point of confidence 1
+    acceleration_std: float = 0.012  # x face size per frame^2
+    min_confidence: float = 0.05  # confidences are floored here before dividing
+    reset_distance: float = 0.25  # x face size: a mean jump above this restarts the filter
+    initial_velocity_std: float = 0.05  # x face size per frame
+
+
+def face_size(points: np.ndarray) -> float:
+    span = points.max(axis=0) - points.min(axis=0)
+    return float(max(span.max(), 1.0))
+
+
+class BatchedKalman:
+    """Independent 1-D constant-velocity Kalman filters, one per coordinate, dt = 1 frame."""
+
+    def __init__(self, position: np.ndarray, position_var: np.ndarray, velocity_var: float) -> None:
+        self.x = np.stack([position, np.zeros_like(position)], axis=-1)  # (M, 2)
+        self.P = np.zeros((len(position), 2, 2))
+        self.P[:, 0, 0] = position_var
+        self.P[:, 1, 1] = velocity_var
+
+    def predict(self, q: np.ndarray) -> None:
+        """x <- F x, P <- F P F' + Q with F = [[1, 1], [0, 1]] and a 2x2 ``q``."""
+        self.x[:, 0] += self.x[:, 1]
+        p00, p01, p11 = self.P[:, 0, 0], self.P[:, 0, 1], self.P[:, 1, 1]
+        n00 = p00 + 2 * p01 + p11 + q[0, 0]
+        n01 = p01 + p11 + q[0, 1]
+        n11 = p11 + q[1, 1]
+        self.P[:, 0, 0], self.P[:, 0, 1], self.P[:, 1, 0], self.P[:, 1, 1] = n00, n01, n01, n11
+
+    def update(self, z: np.ndarray, r: np.ndarray) -> None:
+        """Measure position (H = [1, 0]) with per-filter variance ``r``; Joseph-free standard form."""
+        s = self.P[:, 0, 0] + r
+        k0, k1 = self.P[:, 0, 0] / s, self.P[:, 1, 0] / s
+        y = z - self.x[:, 0]
+        self.x[:, 0] += k0 * y
+        self.x[:, 1] += k1 * y
+        p00, p01, p11 = self.P[:, 0, 0].copy(), self.P[:, 0, 1].copy(), self.P[:, 1, 1].copy()
+        self.P[:, 0, 0] = (1 - k0) * p00
+        self.P[:, 0, 1] = self.P[:, 1, 0] = (1 - k0) * p01
+        self.P[:, 1, 1] = p11 - k1 * p01
+
+
+class LandmarkSmoother:
+    def __init__(self, config: SmoothingConfig = SmoothingConfig()) -> None:
+        self.config = config
+        self.filter: BatchedKalman | None = None
+
+    def reset(self) -> None:
+        self.filter = None
+
+    def __call__(self, points: np.ndarray, confidence: np.ndarray) -> np.ndarray:
+        """Filter one frame's (N, 2) points with (N,) confidences; returns the smoothed points."""
+        cfg = self.config
+        size = face_size(points)
+        z = points.reshape(-1).astype(np.float64)
+        conf = np.repeat(np.maximum(confidence, cfg.min_confidence), 2)
+        r = (cfg.measurement_std * size / conf) ** 2
+        if self.filter is not None and np.abs(z - self.filter.x[:, 0]).mean() > cfg.reset_distance * size:
+            self.filter = None
+        if self.filter is None:
+            self.filter = BatchedKalman(z, r, (cfg.initial_velocity_std * size) ** 2)
+            return points.copy()
+        q = Q_discrete_white_noise(dim=2, dt=1.0, var=(cfg.acceleration_std * size) ** 2)
+        self.filter.predict(q)
+        self.filter.update(z, r)
+        return self.filter.x[:, 0].reshape(-1, 2).copy()

@@ -1,0 +1,221 @@
+"""Video in and out with PyAV: any container FFmpeg reads; H.264 (libx264, yuv420p) out with audio copied.
+
+Frames come out upright (rotation metadata applied), as RGB uint8, with their presentation
+timestamps so variable frame rate survives the round trip.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RATE = Fraction(30)  # when a stream declares no frame rate at all
+H264_CRF = "20"
+
+
+class VideoError(RuntimeError):
+    """A video that cannot be opened, decoded or written; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    width: int  # upright (after rotation)
+    height: int
+    rate: Fraction
+    time_base: Fraction
+    frame_count: int | None  # as declared by the container; None when unknown
+    rotation: int  # degrees counter-clockwise to make frames upright
+    has_audio: bool
+
+
+@dataclass
+class Frame:
+    index: int
+    pts: int | None
+    time: float  # seconds
+    image: np.ndarray | None  # None: the frame could not be decoded
+    error: str | None = None
+
+
+def _rotate(image: np.ndarray, rotation: int) -> np.ndarray:
+    """Apply a display rotation in degrees counter-clockwise."""
+    k = (rotation // 90) % 4
+    return np.ascontiguousarray(np.rot90(image, k)) if k else image
+
+
+class VideoReader:
+    """Iterate frames of a video file; use as a context manager."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            raise VideoError(f"input not found: {self.path}")
+        if self.path.is_dir():
+            raise VideoError(f"input is a directory, not a video: {self.path}")
+        try:
+            self.container = av.open(str(self.path), mode="r")
+        except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as err:
+            raise VideoError(f"not a readable video: {self.path} ({_short(err)})") from None
+        if not self.container.streams.video:
+            self.container.close()
+            raise VideoError(f"no video stream in {self.path}")
+        self.stream = self.container.streams.video[0]
+        self.stream.thread_type = "AUTO"
+        self.audio = self.container.streams.audio[0] if self.container.streams.audio else None
+        self._first: Frame | None = None
+        self._iter = self._decode()
+        self._first = next(self._iter, None)  # also reveals rotation and zero-frame files up front
+        if self._first is None:
+            self.close()
+            raise VideoError(f"video has no decodable frames: {self.path}")
+        self.info = self._make_info()
+
+    def _make_info(self) -> VideoInfo:
+        rate = self.stream.average_rate or self.stream.guessed_rate or self.stream.base_rate or DEFAULT_RATE
+        assert self._first is not None
+        h, w = self._first.image.shape[:2] if self._first.image is not None else (self.stream.height, self.stream.width)
+        return VideoInfo(
+            width=w, height=h, rate=Fraction(rate), time_base=Fraction(self.stream.time_base or Fraction(1, 90000)),
+            frame_count=self.stream.frames or None, rotation=self._rotation, has_audio=self.audio is not None,
+        )
+
+    _rotation: int = 0
+
+    def _decode(self) -> Iterator[Frame]:
+        index = 0
+        tb = float(self.stream.time_base or 0)
+        rate = float(self.stream.average_rate or self.stream.guessed_rate or DEFAULT_RATE)
+        try:
+            for packet in self.container.demux(self.stream):
+                try:
+                    frames = packet.decode()
+                except av.error.FFmpegError as err:
+                    if packet.size == 0:
+                        continue
+                    yield Frame(index, packet.pts, _time(packet.pts, tb, index, rate), None, f"undecodable frame ({_short(err)})")
+                    index += 1
+                    continue
+                for frame in frames:
+                    self._rotation = int(getattr(frame, "rotation", 0) or 0)
+                    image = _rotate(frame.to_ndarray(format="rgb24"), self._rotation)
+                    yield Frame(index, frame.pts, _time(frame.pts, tb, index, rate), image)
+                    index += 1
+        except av.error.FFmpegError as err:
+            log.warning("%s: stopped reading after %d frames (%s)", self.path, index, _short(err))
+
+    def __iter__(self) -> Iterator[Frame]:
+        if self._first is not None:
+            first, self._first = self._first, None
+            yield first
+        yield from self._iter
+
+    def close(self) -> None:
+        self.container.close()
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _time(pts: int | None, tb: float, index: int, rate: float) -> float:
+    return float(pts * tb) if pts is not None and tb else index / rate
+
+
+def _short(err: BaseException) -> str:
+    return str(err).splitlines()[0][:160] if str(err) else type(err).__name__
+
+
+class VideoWriter:
+    """H.264 / yuv420p writer at the source's size and timestamps, with the source's audio copied.
+
+    Writes to a temporary name beside ``path`` and renames on :meth:`close`; :meth:`abort` (or an
+    exception inside ``with``) removes the partial file, so no half-written output is ever left.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], info: VideoInfo, source: VideoReader | None = None) -> None:
+        self.path = Path(path)
+        if not self.path.parent.is_dir():
+            raise VideoError(f"output folder does not exist: {self.path.parent}")
+        self.tmp = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix or '.mp4'}")
+        fmt = None if self.path.suffix else "mp4"
+        try:
+            self.container = av.open(str(self.tmp), mode="w", format=fmt)
+        except (av.error.FFmpegError, ValueError) as err:
+            raise VideoError(f"cannot write {self.path} ({_short(err)})") from None
+        self.stream = self.container.add_stream("libx264", rate=info.rate)
+        # yuv420p needs even sizes: odd frames are padded by one replicated row/column
+        self.width, self.height = info.width + info.width % 2, info.height + info.height % 2
+        self.stream.width, self.stream.height = self.width, self.height
+        self.stream.pix_fmt = "yuv420p"
+        self.stream.time_base = info.time_base
+        self.stream.options = {"crf": H264_CRF, "preset": "veryfast"}
+        self.audio_in = source.audio if source is not None else None
+        self.audio_out = self.container.add_stream_from_template(self.audio_in) if self.audio_in is not None else None
+        self._last_pts: int | None = None
+        self._count = 0
+
+    def write(self, image: np.ndarray, pts: int | None = None) -> None:
+        h, w = image.shape[:2]
+        if (w, h) != (self.width, self.height):
+            image = np.pad(image, ((0, self.height - h), (0, self.width - w), (0, 0)), mode="edge")
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+        if pts is None or (self._last_pts is not None and pts <= self._last_pts):
+            pts = self._count if self._last_pts is None else self._last_pts + 1
+        frame.pts = pts
+        self._last_pts = pts
+        for packet in self.stream.encode(frame):
+            self.container.mux(packet)
+        self._count += 1
+
+    def copy_audio(self, source_path: Path) -> None:
+        """Remux the source's audio packets (no re-encoding)."""
+        if self.audio_out is None:
+            return
+        with av.open(str(source_path)) as src:
+            stream = src.streams.audio[0]
+            for packet in src.demux(stream):
+                if packet.dts is None:
+                    continue
+                packet.stream = self.audio_out
+                self.container.mux(packet)
+
+    def close(self, source_path: Path | None = None) -> int:
+        """Flush, copy audio, and move the finished file into place; returns frames written."""
+        for packet in self.stream.encode():
+            self.container.mux(packet)
+        if source_path is not None:
+            self.copy_audio(source_path)
+        self.container.close()
+        os.replace(self.tmp, self.path)
+        return self._count
+
+    def abort(self) -> None:
+        try:
+            self.container.close()
+        except av.error.FFmpegError:
+            pass
+        self.tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is not None:
+            self.abort()
+
+
+def count_frames(path: str | os.PathLike[str]) -> tuple[int, tuple[int, int]]:
+    """Decode a whole file: (frames, (width, height)). For tests and checks."""
+    with VideoReader(path) as reader:
+        n = sum(1 for f in reader if f.image is not None)
+        return n, (reader.info.width, reader.info.height)

@@ -1,0 +1,1 @@
+"""Training: baseline hourglass, Semantic Alignment alternation, GHCU. Run with ``tracker train``."""

@@ -1,0 +1,146 @@
+"""One typed training config, saved with every run; presets ``paper`` and ``compact``."""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from tracker.models.ghcu import GHCUConfig
+from tracker.models.hourglass import HourglassConfig
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Paper: rotation and scale drawn from Gaussians; plus flips, colour, blur, down-scaling, occluders."""
+
+    rotation_sigma_deg: float = 15.0
+    scale_sigma: float = 0.10
+    translate_sigma: float = 0.04  # of the crop side: detector-box tolerance
+    max_sigmas: float = 2.0  # Gaussian draws are clipped at this many sigmas
+    flip_prob: float = 0.5
+    colour_prob: float = 0.8
+    grayscale_prob: float = 0.05
+    blur_prob: float = 0.15
+    downscale_prob: float = 0.15
+    min_downscale: float = 0.25
+    occluder_prob: float = 0.3
+    noise_prob: float = 0.1
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """SA latent-ground-truth search (paper settings at the 256x256 heatmap scale)."""
+
+    window: int = 17
+    template: int = 19
+    scale: int = 256  # resolution at which window and template sizes are defined
+    s1: float = 1.0
+    s2: float = math.sqrt(0.1)  # s2^2 / s1^2 = 0.1
+    template_sigma: float | None = None  # default: the training heatmap sigma at this scale
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    epochs: int
+    lr: float
+    lr_final: float
+    batch_size: int = 10
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    preset: str
+    model: HourglassConfig
+    heatmap_sigma: float = 1.0  # heatmap pixels
+    baseline: StageConfig = StageConfig(epochs=120, lr=2.5e-4, lr_final=2.5e-6)
+    sa: StageConfig = StageConfig(epochs=10, lr=2.5e-5, lr_final=2.5e-6)
+    ghcu: StageConfig = StageConfig(epochs=40, lr=1e-3, lr_final=1e-5, batch_size=32)
+    ghcu_model: GHCUConfig = GHCUConfig()
+    search: SearchConfig = SearchConfig()
+    augment: AugmentConfig = AugmentConfig()
+    seed: int = 0
+    num_workers: int = 2
+    amp: bool = True  # mixed precision, GPU only
+    cache_margin: float = 1.6  # cached crop side / canonical crop side, room for augmentation
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        return _build(cls, data)
+
+    @classmethod
+    def load(cls, path: str | Path) -> TrainConfig:
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def _build(cls: type, data: dict[str, Any]) -> Any:
+    kwargs = {}
+    for f in fields(cls):
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        ftype = f.type if not isinstance(f.type, str) else _TYPES.get(f.type.split(" ")[0])
+        if ftype is not None and is_dataclass(ftype) and isinstance(value, dict):
+            value = _build(ftype, value)
+        elif isinstance(value, list):
+            value = tuple(value)
+        kwargs[f.name] = value
+    return cls(**kwargs)
+
+
+_TYPES: dict[str, type] = {
+    "HourglassConfig": HourglassConfig,
+    "StageConfig": StageConfig,
+    "GHCUConfig": GHCUConfig,
+    "SearchConfig": SearchConfig,
+    "AugmentConfig": AugmentConfig,
+}
+
+
+def _paper() -> TrainConfig:
+    model = HourglassConfig(num_stacks=4, features=256, depth=4, input_size=256)
+    return TrainConfig(preset="paper", model=model, heatmap_sigma=1.0, ghcu_model=GHCUConfig(heatmap_size=64))
+
+
+def _compact() -> TrainConfig:
+    """Sized for real-time CPU tracking: 2 stacks x 96 features at 128x128 (32x32 heatmaps)."""
+    model = HourglassConfig(num_stacks=2, features=96, depth=3, input_size=128)
+    return TrainConfig(
+        preset="compact",
+        model=model,
+        heatmap_sigma=1.0,
+        baseline=StageConfig(epochs=60, lr=5e-4, lr_final=5e-6, batch_size=16),
+        sa=StageConfig(epochs=6, lr=5e-5, lr_final=1e-5, batch_size=16),
+        ghcu=StageConfig(epochs=30, lr=1e-3, lr_final=1e-5, batch_size=32),
+        ghcu_model=GHCUConfig(heatmap_size=32, channels=(64, 64, 32, 32, 16)),
+    )
+
+
+def _tiny() -> TrainConfig:
+    """For tests: a very small network and a few short epochs."""
+    model = HourglassConfig(num_stacks=1, features=16, depth=1, input_size=32)
+    return TrainConfig(
+        preset="tiny",
+        model=model,
+        baseline=StageConfig(epochs=2, lr=1e-3, lr_final=1e-3, batch_size=4),
+        sa=StageConfig(epochs=2, lr=1e-3, lr_final=1e-3, batch_size=4),
+        ghcu=StageConfig(epochs=2, lr=1e-3, lr_final=1e-3, batch_size=4),
+        ghcu_model=GHCUConfig(heatmap_size=8, channels=(8, 8), hidden=32),
+        num_workers=0,
+    )
+
+
+PRESETS = {"paper": _paper, "compact": _compact, "tiny": _tiny}
+
+
+def preset(name: str, **overrides: Any) -> TrainConfig:
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
+    return replace(PRESETS[name](), **overrides)
+
+
+__all__ = ["AugmentConfig", "SearchConfig", "StageConfig", "TrainConfig", "PRESETS", "preset"]
