@@ -1,6 +1,216 @@
-"""``tracker eval``: the paper's protocols and the stress benchmarks."""
+"""``tracker eval``: the paper's protocols and the stress benchmarks, each one command."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
 import typer
 
-app = typer.Typer(help="Evaluate on 300-W, AFLW and 300-VW protocols.", no_args_is_help=True)
+from eval.report import format_table, plot_ced, summarise, write_json
+from eval.still import predict_faces, still_errors
+from tracker.detection import create_detector
+from tracker.devices import DeviceError, resolve_device
+from tracker.models import WeightsError
+from tracker.predictor import LandmarkPredictor
+from tracker.tracking import FaceTracker, TrackerConfig
+from tracker.video import VideoError
+from tracker.weights_registry import load_model
+
+app = typer.Typer(help="Evaluate on the 300-W, AFLW and 300-VW protocols.", no_args_is_help=True)
+
+WeightsOpt = Annotated[Path | None, typer.Option("--weights", help="weights file (default: the bundled model)")]
+GhcuOpt = Annotated[bool, typer.Option("--ghcu/--no-ghcu", help="apply the GHCU")]
+SmoothOpt = Annotated[bool, typer.Option("--smooth/--no-smooth", help="Kalman smoothing (video protocols)")]
+JsonOpt = Annotated[Path | None, typer.Option("--json", help="write the results as JSON")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda")]
+CedOpt = Annotated[Path | None, typer.Option("--ced", help="write the cumulative error distribution plot (PNG)")]
+COLUMNS = ("n_faces", "nme_ip", "nme_io", "auc_0.08", "fr_0.08", "auc_0.10", "fr_0.10")
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    try:
+        yield
+    except (FileNotFoundError, VideoError, WeightsError, DeviceError, ValueError, ImportError) as err:
+        typer.echo(f"error: {str(err).splitlines()[0]}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _predictor(weights: Path | None, ghcu: bool, device: str) -> LandmarkPredictor:
+    dev = resolve_device(device)
+    model = load_model(weights, str(dev))
+    if ghcu and model.ghcu is None:
+        typer.echo("note: these weights have no GHCU; evaluating the hourglass alone", err=True)
+    return LandmarkPredictor(model, dev, use_ghcu=ghcu)
+
+
+class W300Subset(str, Enum):
+    common = "common"
+    challenge = "challenge"
+    full = "full"
+
+
+def evaluate_300w(root: Path, subset: str, predictor: LandmarkPredictor) -> tuple[dict[str, Any], dict[str, np.ndarray], str]:
+    from tracker.datasets import w300
+
+    load = w300.load_split(root, subset)
+    errors = still_errors(predict_faces(predictor, load.faces), load.faces)
+    result = {"protocol": "300w", "subset": subset, **summarise(errors, "nme_ip"), "absent": [w300.FOLDERS[m] for m in load.missing]}
+    return result, errors, load.describe_missing()
+
+
+@app.command("300w")
+def eval_300w(
+    root: Annotated[Path, typer.Option(help="300-W root with lfpw/ helen/ afw/ ibug/")],
+    subset: Annotated[W300Subset, typer.Option(help="common | challenge | full")] = W300Subset.common,
+    weights: WeightsOpt = None, ghcu: GhcuOpt = True, device: DeviceOpt = "auto",
+    json: JsonOpt = None, ced: CedOpt = None,
+) -> None:
+    """NME (inter-pupil and inter-ocular), AUC and failure rate; box = canonical crop of the ground truth."""
+    with user_errors():
+        result, errors, note = evaluate_300w(root, subset.value, _predictor(weights, ghcu, device))
+        if note:
+            typer.echo(f"note: {note}")
+        typer.echo(format_table({f"300-W {subset.value}": result}, COLUMNS))
+        if json:
+            write_json(json, result)
+        if ced:
+            plot_ced({"inter-pupil": errors["nme_ip"]}, 0.08, ced, "NME, inter-pupil")
+
+
+class AflwSubset(str, Enum):
+    full = "full"
+    frontal = "frontal"
+
+
+@app.command("aflw")
+def eval_aflw(
+    mat: Annotated[Path, typer.Option(help="AFLWinfo_release.mat")],
+    images: Annotated[Path, typer.Option(help="AFLW image folder")],
+    subset: Annotated[AflwSubset, typer.Option(help="full | frontal")] = AflwSubset.full,
+    weights: WeightsOpt = None, ghcu: GhcuOpt = True, device: DeviceOpt = "auto", json: JsonOpt = None,
+) -> None:
+    """Face-size NME (sqrt(w*h) of the AFLW box) over visible points; needs 19-point weights."""
+    from tracker.datasets import aflw
+
+    with user_errors():
+        faces = aflw.load(mat, images, subset.value)
+        predictor = _predictor(weights, ghcu, device)
+        if predictor.hourglass.config.num_points != aflw.NUM_AFLW_POINTS:
+            raise ValueError("AFLW needs weights trained on its 19-point markup (tracker train --data aflw)")
+        errors = still_errors(predict_faces(predictor, faces), faces, with_box=True)
+        result = {"protocol": "aflw", "subset": subset.value, **summarise(errors, "nme_box")}
+        typer.echo(format_table({f"AFLW {subset.value}": result}, ("n_faces", "nme_box", "auc_0.08", "fr_0.08")))
+        if json:
+            write_json(json, result)
+
+
+def _video_table(result: dict[str, Any]) -> str:
+    rows = {f"video {k}": v for k, v in result["per_video"].items()}
+    rows.update({f"category {k}": v for k, v in result["per_category"].items()})
+    rows["all"] = result
+    return format_table(rows, ("n_frames", "n_missed", "nme_io", "nme_io_49", "auc_0.08", "fr_0.08"))
+
+
+def evaluate_300vw(
+    root: Path, category: str, videos: str | None, predictor: LandmarkPredictor, tracking: TrackerConfig,
+    init: str, detector: str = "haar",
+) -> tuple[dict[str, Any], list[str]]:
+    from eval.video import evaluate_sequence
+    from tracker.datasets import vw300
+
+    if videos == "found":
+        sequences, absent = vw300.find_sequences(root)
+        groups = {"found": [s.name for s in sequences]}
+    elif videos:
+        names = [v.strip() for v in videos.split(",") if v.strip()]
+        sequences, absent = vw300.find_sequences(root, names)
+        groups = {"selected": names}
+    else:
+        cats = [1, 2, 3] if category == "all" else [int(category)]
+        wanted = [v for c in cats for v in vw300.CATEGORIES[c]]
+        sequences, absent = vw300.find_sequences(root, wanted)
+        groups = {str(c): list(vw300.CATEGORIES[c]) for c in cats}
+    if not sequences:
+        raise FileNotFoundError(f"no 300-VW sequences (vid.avi or imgs/ with annot/) found under {root}")
+    dev = predictor.device
+
+    def make_tracker() -> FaceTracker:
+        return FaceTracker(predictor, create_detector(detector), tracking)
+
+    per_video = {}
+    all_errors: dict[str, list[np.ndarray]] = {}
+    by_name = {}
+    for seq in sequences:
+        res = evaluate_sequence(seq, make_tracker, init)  # type: ignore[arg-type]
+        by_name[seq.name] = res
+        per_video[seq.name] = summarise(res.errors, "nme_io", "n_frames")
+        for k, v in res.errors.items():
+            all_errors.setdefault(k, []).append(v)
+    per_category = {}
+    for group, names in groups.items():
+        present = [by_name[n] for n in names if n in by_name]
+        if present:
+            errs = {k: np.concatenate([r.errors[k] for r in present]) for k in present[0].errors}
+            per_category[group] = summarise(errs, "nme_io", "n_frames")
+    overall = {k: np.concatenate(v) for k, v in all_errors.items()}
+    result = {
+        "protocol": "300vw", "category": videos or category, "init": init, "device": str(dev),
+        **summarise(overall, "nme_io", "n_frames"), "per_category": per_category, "per_video": per_video,
+        "absent": absent,
+    }
+    return result, absent
+
+
+@app.command("300vw")
+def eval_300vw(
+    root: Annotated[Path, typer.Option(help="folder of 300-VW videos: <id>/vid.avi or <id>/imgs/, with <id>/annot/")],
+    category: Annotated[str, typer.Option(help="1 | 2 | 3 | all (the official test lists)")] = "all",
+    videos: Annotated[str | None, typer.Option(help="ID,ID,... or 'found' for every video folder under the root")] = None,
+    init: Annotated[str, typer.Option(help="detector | ground-truth: what starts each video's track")] = "detector",
+    weights: WeightsOpt = None, ghcu: GhcuOpt = True, smooth: SmoothOpt = True, device: DeviceOpt = "auto",
+    json: JsonOpt = None,
+) -> None:
+    """Track each test video as a video and score annotated frames (outer-eye-corner normalised)."""
+    with user_errors():
+        if category not in ("1", "2", "3", "all"):
+            raise ValueError(f"--category must be 1, 2, 3 or all, not {category!r}")
+        if init not in ("detector", "ground-truth"):
+            raise ValueError("--init must be detector or ground-truth")
+        tracking = replace(TrackerConfig(), smoothing=smooth)
+        result, absent = evaluate_300vw(root, category, videos, _predictor(weights, ghcu, device), tracking, init)
+        if absent:
+            typer.echo(f"note: {len(absent)} requested video(s) absent under {root}: {', '.join(absent[:10])}{' ...' if len(absent) > 10 else ''}")
+        typer.echo(f"initialisation: {init}")
+        typer.echo(_video_table(result))
+        if json:
+            write_json(json, result)
+
+
+@app.command("ablation")
+def ablation(
+    root: Annotated[Path, typer.Option(help="300-W root")],
+    hg: Annotated[Path, typer.Option(help="weights of the hourglass trained on the annotations")],
+    hg_sa: Annotated[Path, typer.Option(help="weights after Semantic Alignment")],
+    hg_ghcu: Annotated[Path | None, typer.Option(help="baseline hourglass + GHCU weights")] = None,
+    hg_sa_ghcu: Annotated[Path | None, typer.Option(help="SA hourglass + GHCU weights")] = None,
+    subset: Annotated[W300Subset, typer.Option()] = W300Subset.common,
+    device: DeviceOpt = "auto", json: JsonOpt = None,
+) -> None:
+    """The paper's Table 9 layout: HG / HG+SA / HG+GHCU / HG+SA+GHCU on one 300-W subset."""
+    rows: dict[str, dict[str, Any]] = {}
+    with user_errors():
+        for name, path, use_ghcu in (("HG", hg, False), ("HG+SA", hg_sa, False), ("HG+GHCU", hg_ghcu, True), ("HG+SA+GHCU", hg_sa_ghcu, True)):
+            if path is None:
+                continue
+            rows[name], _, note = evaluate_300w(root, subset.value, _predictor(path, use_ghcu, device))
+        if note:
+            typer.echo(f"note: {note}")
+        typer.echo(format_table(rows, COLUMNS))
+        if json:
+            write_json(json, {"protocol": "300w-ablation", "subset": subset.value, "rows": rows})

@@ -75,6 +75,28 @@ def _build_edges() -> tuple[tuple[int, int], ...]:
 EDGES: tuple[tuple[int, int], ...] = _build_edges()
 
 
+# AFLW's 19-point markup (brows 1-6, eyes 7-12, nose 13-15, mouth 16-18, chin 19), 0-based pairs.
+AFLW19_PAIRS = ((0, 5), (1, 4), (2, 3), (6, 11), (7, 10), (8, 9), (12, 14), (15, 17))
+
+
+def _permutation(n: int, pairs: tuple[tuple[int, int], ...]) -> np.ndarray:
+    perm = np.arange(n)
+    for a, b in pairs:
+        perm[a], perm[b] = b, a
+    return perm
+
+
+AFLW19_FLIP_PERMUTATION = _permutation(19, AFLW19_PAIRS)
+
+
+def flip_permutation(num_points: int) -> np.ndarray:
+    """The left-right permutation of a markup, chosen by its number of points (68 iBUG, 19 AFLW)."""
+    table = {NUM_POINTS: FLIP_PERMUTATION, 19: AFLW19_FLIP_PERMUTATION}
+    if num_points not in table:
+        raise ValueError(f"no flip permutation known for a {num_points}-point markup")
+    return table[num_points]
+
+
 def eye_centres(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pupil estimates: mean of each eye's six points. ``points`` is (..., 68, 2)."""
     right = points[..., GROUPS["right_eye"].start : GROUPS["right_eye"].stop, :].mean(axis=-2)
@@ -84,6 +106,6 @@ def eye_centres(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def flip_points(points: np.ndarray, width: float) -> np.ndarray:
     """Mirror landmarks for an image of ``width`` pixels flipped left-right (0-based pixel centres)."""
-    flipped = points[..., FLIP_PERMUTATION, :].copy()
+    flipped = points[..., flip_permutation(points.shape[-2]), :].copy()
     flipped[..., 0] = width - 1 - flipped[..., 0]
     return flipped

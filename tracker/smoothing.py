@@ -20,8 +20,8 @@ from filterpy.common import Q_discrete_white_noise
 
 @dataclass(frozen=True)
 class SmoothingConfig:
-    measurement_std: float = 0.006  # x face size, for a point of confidence 1
-    acceleration_std: float = 0.012  # x face size per frame^2
+    measurement_std: float = 0.01  # x face size, for a point of confidence 1
+    acceleration_std: float = 0.003  # x face size per frame^2
     min_confidence: float = 0.05  # confidences are floored here before dividing
     reset_distance: float = 0.25  # x face size: a mean jump above this restarts the filter
     initial_velocity_std: float = 0.05  # x face size per frame

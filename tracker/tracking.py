@@ -87,6 +87,17 @@ class FaceTracker:
         self.tracks.clear()
         self._lost = False
 
+    def seed(self, image: np.ndarray, crop: FaceCrop) -> list[FaceResult]:
+        """Start a track from a given crop (e.g. a ground-truth box) instead of a detection."""
+        self.frame_index += 1
+        points, conf = self.predictor.predict(image, [crop])
+        if self.config.refine_new_faces:
+            points, conf = self.predictor.predict(image, [self._crop_for(points[0])])
+        track = Track(self.next_id, points[0], conf[0], LandmarkSmoother(self.config.smoothing_config))
+        self.next_id += 1
+        self.tracks.append(track)
+        return [self._result(track, "detected")]
+
     def step(self, image: np.ndarray) -> list[FaceResult]:
         cfg = self.config
         self.frame_index += 1

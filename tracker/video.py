@@ -158,6 +158,7 @@ class VideoWriter:
         self.stream.width, self.stream.height = self.width, self.height
         self.stream.pix_fmt = "yuv420p"
         self.stream.time_base = info.time_base
+        self.stream.codec_context.time_base = info.time_base  # frame pts are in the source's time base
         self.stream.options = {"crf": H264_CRF, "preset": "veryfast"}
         self.audio_in = source.audio if source is not None else None
         self.audio_out = self.container.add_stream_from_template(self.audio_in) if self.audio_in is not None else None

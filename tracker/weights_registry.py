@@ -1,16 +1,25 @@
-"""Where the default weights live (``assets/``, installed as ``tracker.assets``) and how to load any."""
+"""Where the default weights live and how to load any weights file.
+
+``pip install .`` installs the repository's ``assets/`` as ``tracker/assets``; in a source checkout
+or an editable install they are read from ``assets/`` beside the package.
+"""
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 from tracker.models import LandmarkModel, WeightsError, load_weights
 
 DEFAULT_WEIGHTS = "compact_300w.pt"
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def assets_dir() -> Path:
+    installed = _PACKAGE / "assets"
+    return installed if installed.is_dir() else _PACKAGE.parent / "assets"
 
 
 def default_weights_path() -> Path:
-    return Path(str(resources.files("tracker.assets").joinpath(DEFAULT_WEIGHTS)))
+    return assets_dir() / DEFAULT_WEIGHTS
 
 
 def load_model(path: Path | None = None, device: str = "cpu") -> LandmarkModel:

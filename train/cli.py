@@ -72,11 +72,13 @@ def run(
     """Train the hourglass, then SA, then the GHCU; re-running the same command resumes where it stopped."""
     from dataclasses import replace
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", force=True)
     chosen = tuple(s.strip() for s in stages.split(",") if s.strip())
     if unknown := set(chosen) - set(STAGES):
         raise typer.BadParameter(f"unknown stage(s) {sorted(unknown)}; use {','.join(STAGES)}")
     cfg = make_preset(preset_name, seed=seed)
+    if data is Dataset.aflw:  # AFLW's 19-point markup
+        cfg = replace(cfg, model=replace(cfg.model, num_points=19), ghcu_model=replace(cfg.ghcu_model, num_points=19))
     for name, epochs in (("baseline", baseline_epochs), ("sa", sa_epochs), ("ghcu", ghcu_epochs)):
         if epochs is not None:
             cfg = replace(cfg, **{name: replace(getattr(cfg, name), epochs=epochs)})

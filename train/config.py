@@ -38,7 +38,9 @@ class SearchConfig:
     scale: int = 256  # resolution at which window and template sizes are defined
     s1: float = 1.0
     s2: float = math.sqrt(0.1)  # s2^2 / s1^2 = 0.1
-    template_sigma: float | None = None  # default: the training heatmap sigma at this scale
+    # Template Gaussian width in search-scale pixels: the paper's heatmaps have sigma 1 at 64x64,
+    # i.e. 4 px at 256x256. Fixed relative to the crop, so models with coarser heatmaps search alike.
+    template_sigma: float = 4.0
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,8 @@ def plot_history(history: list[dict], out_dir: Path) -> None:
         if key == "loss":
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
-        ax.legend()
+        if ax.lines:
+            ax.legend()
         fig.tight_layout()
         fig.savefig(out_dir / name, dpi=100)
         plt.close(fig)

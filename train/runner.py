@@ -26,7 +26,7 @@ from tracker.predictor import LandmarkPredictor, heatmap_to_unit, to_network_inp
 from train.cache import CropCache, build_cache
 from train.config import StageConfig, TrainConfig
 from train.data import LandmarkDataset
-from train.distributed import DistInfo, all_reduce_sum, barrier, max_param_divergence
+from train.distributed import DistInfo, all_reduce_sum, barrier, max_param_divergence, sync_buffers
 from train.plots import plot_history, plot_label_changes
 from train.semantic_alignment import search_latent_points
 
@@ -76,9 +76,14 @@ class Trainer:
         if cfg.ghcu_model.heatmap_size != cfg.model.heatmap_size:
             raise ValueError("ghcu_model.heatmap_size must equal the hourglass heatmap size")
         cache_size = int(round(cfg.model.input_size * cfg.cache_margin))
+        if not self.dist.is_main:  # rank 0 builds (and saves) the crop cache; the others then read it
+            barrier(self.dist)
         self.train_cache = build_cache(train_faces, cache_size, cfg.cache_margin, cache_dir)
         self.val_cache = build_cache(val_faces, cfg.model.input_size, 1.0, cache_dir) if val_faces else None
+        if self.dist.is_main:
+            barrier(self.dist)
         self.val_gt = np.stack([f.points for f in val_faces]) if val_faces else None
+        self.val_boxes = np.array([f.box for f in val_faces], dtype=np.float64) if val_faces and val_faces[0].box else None
         self.dataset = LandmarkDataset(self.train_cache, cfg.model.input_size, cfg.augment, cfg.seed)
         self.state = RunState()
         if self.dist.is_main:
@@ -196,7 +201,7 @@ class Trainer:
             images = torch.stack([im for im, _ in items])
             observed = input_to_heatmap(torch.stack([p for _, p in items]).to(self.device), STEM_STRIDE)
             heatmaps = self.hourglass(to_network_input(images, self.device))[-1].float()
-            latent = search_latent_points(heatmaps, observed, self.cfg.search, self.cfg.heatmap_sigma)
+            latent = search_latent_points(heatmaps, observed, self.cfg.search)
             latent_input = latent * STEM_STRIDE + (STEM_STRIDE - 1) / 2.0
             cache_pts = self.dataset.input_to_cache(latent_input.cpu().numpy().astype(np.float64))
             found[idx] = torch.from_numpy(cache_pts).to(found)
@@ -205,7 +210,8 @@ class Trainer:
 
     @torch.no_grad()
     def validate(self, with_ghcu: bool) -> float | None:
-        """NME (inter-pupil, %) on the validation faces, canonical crops from the ground truth."""
+        """Validation NME (%), canonical crops from the ground truth: inter-pupil for 68 points,
+        face-box size where the dataset provides boxes (AFLW)."""
         if self.val_cache is None or not self.dist.is_main:
             return None
         model = LandmarkModel(self.hourglass, self.ghcu if with_ghcu else None)
@@ -217,6 +223,8 @@ class Trainer:
         pts = np.concatenate(preds)
         size = self.val_cache.size
         image_pts = np.stack([from_crop(p, c, size) for p, c in zip(pts, self.val_cache.crops)])
+        if self.val_boxes is not None:
+            return float(nme(image_pts, self.val_gt, "box", boxes=self.val_boxes).mean() * 100)
         return float(nme(image_pts, self.val_gt, "inter_pupil").mean() * 100)
 
     # ----------------------------------------------------------------- stages
@@ -270,6 +278,7 @@ class Trainer:
             loader = self.loader(scfg, epoch, stage_index)
             step = self.ghcu_epoch if stage == "ghcu" else self.heatmap_epoch
             loss = step(model, loader, optimizer)
+            sync_buffers(trainable, self.dist)
             val = self.validate(with_ghcu=stage == "ghcu")
             self.state.epoch = epoch + 1
             record = {"stage": stage, "epoch": epoch, "lr": stage_lr(scfg, epoch), "loss": loss, "val_nme_ip": val,

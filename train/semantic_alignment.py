@@ -47,13 +47,8 @@ def sliding_chi2(region: torch.Tensor, template: torch.Tensor) -> torch.Tensor:
     return torch.where(total > CHI2_EPS, chi2.clamp_min(0.0), torch.ones_like(chi2))
 
 
-def search_latent_points(
-    heatmaps: torch.Tensor, observed: torch.Tensor, cfg: SearchConfig, heatmap_sigma: float
-) -> torch.Tensor:
-    """Return y^ (B, N, 2) in heatmap pixels for heatmaps (B, N, H, W) and observations (B, N, 2).
-
-    ``heatmap_sigma`` (heatmap pixels) sets the template width unless ``cfg.template_sigma`` does.
-    """
+def search_latent_points(heatmaps: torch.Tensor, observed: torch.Tensor, cfg: SearchConfig) -> torch.Tensor:
+    """Return y^ (B, N, 2) in heatmap pixels for heatmaps (B, N, H, W) and observations (B, N, 2)."""
     b, n, h, w = heatmaps.shape
     factor = cfg.scale / h  # search-scale pixels per heatmap pixel
     half_win, half_tpl = cfg.window // 2, cfg.template // 2
@@ -70,8 +65,7 @@ def search_latent_points(
         heatmaps.reshape(b * n, 1, h, w).float(), grid.reshape(b * n, region, region, 2),
         mode="bilinear", padding_mode="zeros", align_corners=False,
     )
-    sigma = cfg.template_sigma if cfg.template_sigma is not None else heatmap_sigma * factor
-    template = gaussian_template(cfg.template, sigma, device).view(cfg.template, cfg.template)
+    template = gaussian_template(cfg.template, cfg.template_sigma, device).view(cfg.template, cfg.template)
     chi2 = sliding_chi2(sampled, template).flatten(1)  # (B*N, W*W)
     offs = torch.arange(-half_win, half_win + 1, dtype=torch.float32, device=device)
     oy, ox = torch.meshgrid(offs, offs, indexing="ij")

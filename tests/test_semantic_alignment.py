@@ -1,0 +1,55 @@
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from tracker.heatmaps import render_gaussians
+from train.config import SearchConfig
+from train.semantic_alignment import gaussian_template, pearson_chi2, search_latent_points, sliding_chi2
+
+PEAKS = torch.tensor([[[20.0, 22.0], [40.0, 12.0], [9.0, 50.0]]])
+OBSERVED = PEAKS + torch.tensor([[[1.5, -1.0], [-1.25, 0.75], [0.5, 1.5]]])
+
+
+def test_prior_only_keeps_the_observation():
+    heat = render_gaussians(PEAKS, 64, 1.0)
+    found = search_latent_points(heat, OBSERVED, SearchConfig(s2=1e6))
+    assert torch.equal(found, OBSERVED)
+
+
+def test_likelihood_only_finds_the_gaussian_peak():
+    heat = render_gaussians(PEAKS, 64, 1.0)
+    found = search_latent_points(heat, OBSERVED, SearchConfig(s1=1e6))
+    assert torch.allclose(found, PEAKS, atol=1e-6)
+
+
+def test_paper_balance_moves_most_of_the_way_and_window_limits_the_step():
+    heat = render_gaussians(PEAKS, 64, 1.0)  # sigma 1 at 64x64 = the default template's 4 px at 256
+    found = search_latent_points(heat, OBSERVED, SearchConfig())  # s2^2/s1^2 = 0.1
+    assert torch.all((found - PEAKS).norm(dim=-1) < (OBSERVED - PEAKS).norm(dim=-1))
+    far = PEAKS + 5.0  # 20 px at the 256 scale: outside the 17x17 window
+    step = search_latent_points(heat, far, SearchConfig()) - far
+    assert torch.all(step.abs() <= 8 / 4 + 1e-6)  # at most 8 search pixels = 2 heatmap pixels
+
+
+def test_chi2_of_a_perfect_gaussian_patch_is_zero():
+    template = gaussian_template(19, 3.0)
+    assert pearson_chi2(template * 7.0, template).item() < 1e-6  # scale-free: normalised first
+    # sampled at the search scale from a heatmap: scale == heatmap size puts samples on pixel centres
+    heat = render_gaussians(torch.tensor([[[30.0, 30.0]]]), 64, 3.0)
+    cfg = SearchConfig(scale=64, window=3, template=19, template_sigma=3.0)
+    found = search_latent_points(heat, torch.tensor([[[30.0, 30.0]]]), cfg)
+    assert torch.equal(found, torch.tensor([[[30.0, 30.0]]]))
+    patch = heat[0, 0, 21:40, 21:40].reshape(-1)
+    assert pearson_chi2(patch, template).item() < 1e-6
+
+
+def test_sliding_chi2_equals_patchwise_chi2():
+    region = torch.rand(3, 1, 27, 27, generator=torch.Generator().manual_seed(0))
+    template = gaussian_template(9, 2.0)
+    fast = sliding_chi2(region, template.view(9, 9)).flatten(1)
+    slow = pearson_chi2(F.unfold(region, 9).transpose(1, 2), template)
+    assert torch.allclose(fast, slow, rtol=1e-4, atol=1e-5)
+    assert math.isclose(sliding_chi2(torch.zeros(1, 1, 9, 9), template.view(9, 9)).item(), 1.0)
+    assert np.isfinite(fast.numpy()).all()

@@ -1,0 +1,65 @@
+import numpy as np
+from filterpy.common import Q_discrete_white_noise
+from filterpy.kalman import KalmanFilter
+
+from tracker.smoothing import BatchedKalman, LandmarkSmoother
+
+
+def test_batched_filter_matches_filterpy_step_by_step():
+    rng = np.random.default_rng(0)
+    reference = []
+    for x0, p0, v0 in [(5.0, 2.0, 3.0), (-1.0, 0.5, 1.0)]:
+        kf = KalmanFilter(dim_x=2, dim_z=1)
+        kf.F, kf.H = np.array([[1.0, 1.0], [0.0, 1.0]]), np.array([[1.0, 0.0]])
+        kf.x, kf.P = np.array([x0, 0.0]), np.diag([p0, v0])
+        reference.append(kf)
+    batched = BatchedKalman(np.array([5.0, -1.0]), np.array([2.0, 0.5]), np.array([3.0, 1.0]))
+    for step in range(25):
+        q = Q_discrete_white_noise(dim=2, dt=1.0, var=0.3)
+        z, r = rng.normal(size=2) + step * 0.4, rng.uniform(0.5, 3.0, size=2)
+        batched.predict(q)
+        batched.update(z, r)
+        for i, kf in enumerate(reference):
+            kf.predict(Q=q)
+            kf.update(z[i], R=r[i])
+            np.testing.assert_allclose(batched.x[i], kf.x, rtol=1e-10)
+            np.testing.assert_allclose(batched.P[i], kf.P, rtol=1e-10, atol=1e-12)
+
+
+def _jitter(smooth: bool) -> float:
+    rng = np.random.default_rng(1)
+    base = rng.uniform(0, 200, (68, 2))
+    smoother = LandmarkSmoother()
+    outs = []
+    for _ in range(60):
+        noisy = base + rng.normal(0, 1.5, base.shape)
+        outs.append(smoother(noisy, np.full(68, 0.9)) if smooth else noisy)
+    return float(np.abs(np.diff(np.array(outs[20:]), axis=0)).mean())
+
+
+def test_smoothing_steadies_a_still_face():
+    assert _jitter(True) < 0.5 * _jitter(False)
+
+
+def test_low_confidence_points_lean_on_the_motion_model():
+    base = np.zeros((68, 2)) + 100
+    base[:, 0] += np.arange(68)
+    smoother = LandmarkSmoother()
+    for _ in range(10):
+        smoother(base, np.ones(68))
+    jump = base.copy()
+    jump[:34] += 3.0
+    conf = np.r_[np.full(34, 0.05), np.ones(34)]
+    jump[34:] += 3.0
+    out = smoother(jump, conf)
+    moved = np.abs(out - base).mean(axis=1)
+    assert moved[:34].mean() < 0.5 * moved[34:].mean()
+
+
+def test_a_cut_resets_the_filter():
+    base = np.random.default_rng(2).uniform(0, 100, (68, 2))
+    smoother = LandmarkSmoother()
+    for _ in range(5):
+        smoother(base, np.ones(68))
+    far = base + 300.0
+    np.testing.assert_allclose(smoother(far, np.ones(68)), far)

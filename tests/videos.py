@@ -1,0 +1,75 @@
+"""Small videos made by the tests: corrupt, empty, grayscale, with audio."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+
+
+def mjpeg_with_corrupt_frame(path: Path, frames: int = 6, corrupt: int = 2) -> Path:
+    """An MJPEG AVI whose frame ``corrupt`` is overwritten with random bytes."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("mjpeg", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuvj420p"
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 30 * i, np.uint8), format="rgb24")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    data = bytearray(path.read_bytes())
+    starts = [i for i in range(len(data) - 1) if data[i] == 0xFF and data[i + 1] == 0xD8]
+    begin, end = starts[corrupt], starts[corrupt + 1] - 20
+    data[begin:end] = np.random.default_rng(0).integers(0, 256, end - begin, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+    return path
+
+
+def zero_frame_video(path: Path) -> Path:
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.width, stream.height = 64, 48
+        out.start_encoding()
+    return path
+
+
+def grayscale_video(path: Path, size: tuple[int, int] = (63, 47), frames: int = 3) -> Path:
+    """FFV1 in Matroska with a single-channel pixel format and odd frame sizes."""
+    w, h = size
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("ffv1", rate=10)
+        stream.width, stream.height, stream.pix_fmt = w, h, "gray"
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.full((h, w), 50 * i, np.uint8), format="gray")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def video_with_audio(path: Path, frames: int = 10, rate: int = 10) -> Path:
+    """H.264 video plus an AAC sine tone of the same duration."""
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=rate)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        audio = out.add_stream("aac", rate=16000)
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 20 * i, np.uint8), format="rgb24")
+            frame.pts = i
+            for packet in video.encode(frame):
+                out.mux(packet)
+        samples = np.sin(np.arange(16000 * frames // rate) * 2 * np.pi * 440 / 16000).astype(np.float32)
+        chunk = 1024
+        for start in range(0, len(samples) - chunk + 1, chunk):
+            af = av.AudioFrame.from_ndarray(samples[None, start : start + chunk], format="fltp", layout="mono")
+            af.sample_rate, af.pts = 16000, start
+            for packet in audio.encode(af):
+                out.mux(packet)
+        for stream in (video, audio):
+            for packet in stream.encode():
+                out.mux(packet)
+    return path
