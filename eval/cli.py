@@ -29,6 +29,7 @@ SmoothOpt = Annotated[bool, typer.Option("--smooth/--no-smooth", help="Kalman sm
 JsonOpt = Annotated[Path | None, typer.Option("--json", help="write the results as JSON")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda")]
 CedOpt = Annotated[Path | None, typer.Option("--ced", help="write the cumulative error distribution plot (PNG)")]
+FlipOpt = Annotated[bool, typer.Option("--flip-test", help="average with the mirrored crop (2x the network time)")]
 COLUMNS = ("n_faces", "nme_ip", "nme_io", "auc_0.08", "fr_0.08", "auc_0.10", "fr_0.10")
 
 
@@ -41,12 +42,12 @@ def user_errors() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
-def _predictor(weights: Path | None, ghcu: bool, device: str) -> LandmarkPredictor:
+def _predictor(weights: Path | None, ghcu: bool, device: str, flip_test: bool = False) -> LandmarkPredictor:
     dev = resolve_device(device)
     model = load_model(weights, str(dev))
     if ghcu and model.ghcu is None:
         typer.echo("note: these weights have no GHCU; evaluating the hourglass alone", err=True)
-    return LandmarkPredictor(model, dev, use_ghcu=ghcu)
+    return LandmarkPredictor(model, dev, use_ghcu=ghcu, flip_test=flip_test)
 
 
 class W300Subset(str, Enum):
@@ -69,11 +70,12 @@ def eval_300w(
     root: Annotated[Path, typer.Option(help="300-W root with lfpw/ helen/ afw/ ibug/")],
     subset: Annotated[W300Subset, typer.Option(help="common | challenge | full")] = W300Subset.common,
     weights: WeightsOpt = None, ghcu: GhcuOpt = True, device: DeviceOpt = "auto",
-    json: JsonOpt = None, ced: CedOpt = None,
+    json: JsonOpt = None, ced: CedOpt = None, flip_test: FlipOpt = False,
 ) -> None:
     """NME (inter-pupil and inter-ocular), AUC and failure rate; box = canonical crop of the ground truth."""
     with user_errors():
-        result, errors, note = evaluate_300w(root, subset.value, _predictor(weights, ghcu, device))
+        result, errors, note = evaluate_300w(root, subset.value, _predictor(weights, ghcu, device, flip_test))
+        result["flip_test"] = flip_test
         if note:
             typer.echo(f"note: {note}")
         typer.echo(format_table({f"300-W {subset.value}": result}, COLUMNS))
@@ -214,3 +216,100 @@ def ablation(
         typer.echo(format_table(rows, COLUMNS))
         if json:
             write_json(json, {"protocol": "300w-ablation", "subset": subset.value, "rows": rows})
+
+
+@app.command("make-sequences")
+def make_sequences_cmd(
+    images: Annotated[Path, typer.Option(help="folder of annotated stills (image + .pts), searched recursively")],
+    out: Annotated[Path, typer.Option(help="output root: <level>_<face>/vid.avi + annot/")],
+    count: Annotated[int, typer.Option(help="faces per level")] = 10,
+    frames: Annotated[int, typer.Option(help="frames per sequence")] = 50,
+    levels: Annotated[str, typer.Option(help="comma-separated difficulty levels (1, 2, 3)")] = "1,2,3",
+) -> None:
+    """Turn annotated still faces into 300-VW-layout stress sequences at three difficulty levels."""
+    from eval.sequences import LEVELS, make_sequences
+    from tracker.datasets.faces import FaceSample, find_image
+    from tracker.markup import NUM_POINTS
+    from tracker.pts import read_pts
+
+    with user_errors():
+        if not images.is_dir():
+            raise FileNotFoundError(f"image folder not found: {images}")
+        chosen = tuple(int(v) for v in levels.split(","))
+        if unknown := [lv for lv in chosen if lv not in LEVELS]:
+            raise ValueError(f"unknown level(s) {unknown}; use 1, 2, 3")
+        faces = []
+        for pts_path in sorted(images.rglob("*.pts")):
+            image = find_image(pts_path)
+            if image is not None:
+                pts = read_pts(pts_path)
+                if len(pts) == NUM_POINTS:
+                    faces.append(FaceSample(image, pts, "stills"))
+            if len(faces) == count:
+                break
+        if not faces:
+            raise FileNotFoundError(f"no annotated 68-point stills (image + .pts) under {images}")
+        made = make_sequences(faces, out, chosen, frames)
+        typer.echo(f"wrote {len(made)} sequences of {frames} frames to {out}")
+
+
+@app.command("steadiness")
+def steadiness_cmd(
+    video: Annotated[Path, typer.Argument(help="an unannotated video with faces")],
+    weights: WeightsOpt = None, ghcu: GhcuOpt = True, smooth: SmoothOpt = True, device: DeviceOpt = "auto",
+    json: JsonOpt = None,
+) -> None:
+    """Frame-to-frame jitter (% of inter-ocular distance) with the face's own motion factored out."""
+    from eval.steadiness import jitter, tracks_from_frames
+    from tracker.video import VideoReader
+
+    with user_errors():
+        tracker = FaceTracker(_predictor(weights, ghcu, device), create_detector("haar"), replace(TrackerConfig(), smoothing=smooth))
+        per_frame: list[dict[int, np.ndarray]] = []
+        with VideoReader(video) as reader:
+            for frame in reader:
+                faces = tracker.step(frame.image) if frame.image is not None else []
+                per_frame.append({f.face_id: f.points for f in faces})
+        scored = [jitter(t) for t in tracks_from_frames(per_frame)]
+        scored = [(j, n) for j, n in scored if n > 0]
+        total = sum(n for _, n in scored)
+        value = sum(j * n for j, n in scored) / total * 100 if total else None
+        result = {"protocol": "steadiness", "video": str(video), "n_frames": len(per_frame), "n_tracks": len(scored),
+                  "n_second_differences": total, "jitter_io": value, "smoothing": smooth, "ghcu": ghcu}
+        typer.echo(format_table({video.name: result}, ("n_frames", "n_tracks", "jitter_io")))
+        if json:
+            write_json(json, result)
+
+
+@app.command("calibrate-detector")
+def calibrate_detector(
+    root: Annotated[Path, typer.Option(help="300-W root; its training faces are used")],
+    detector: Annotated[str, typer.Option(help="detector plugin to calibrate")] = "haar",
+    stride: Annotated[int, typer.Option(help="use every Nth face")] = 2,
+) -> None:
+    """Median mapping from a detector's boxes to the canonical landmark crop (prints a BoxCalibration)."""
+    from tracker.datasets import load_image_rgb, w300
+    from tracker.geometry import crop_from_points
+
+    with user_errors():
+        faces = w300.load_split(root, "train").faces[::stride]
+        det = create_detector(detector)
+        rows = []
+        for face in faces:
+            crop = crop_from_points(face.points)
+            best = None
+            for d in det.detect(load_image_rgb(face.image_path)):
+                x0, y0, x1, y1 = d.box
+                w = x1 - x0
+                off = np.hypot((x0 + x1) / 2 - crop.cx, (y0 + y1) / 2 - crop.cy) / w
+                if off < 0.3 and (best is None or off < best[0]):
+                    best = (off, (crop.cx - (x0 + x1) / 2) / w, (crop.cy - (y0 + y1) / 2) / w, crop.size / w)
+            if best:
+                rows.append(best[1:])
+        if not rows:
+            raise ValueError("the detector matched no face")
+        r = np.array(rows)
+        med, q1, q3 = np.median(r, 0), np.percentile(r, 25, 0), np.percentile(r, 75, 0)
+        typer.echo(f"matched {len(r)} of {len(faces)} faces")
+        typer.echo(f"BoxCalibration(dx={med[0]:.3f}, dy={med[1]:.3f}, scale={med[2]:.3f})")
+        typer.echo(f"IQR dx {q1[0]:.2f}..{q3[0]:.2f}, dy {q1[1]:.2f}..{q3[1]:.2f}, scale {q1[2]:.2f}..{q3[2]:.2f}")

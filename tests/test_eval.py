@@ -69,3 +69,49 @@ def test_eval_on_real_300vw_frames_with_default_weights(shared_data, tmp_path):
     data = json.loads(out.read_text())
     assert data["n_frames"] == 4 and set(data["per_video"]) == {"001", "401"}
     assert np.isfinite(data["nme_io"])
+
+
+def test_make_sequences_writes_300vw_layout_whose_truth_follows_the_camera(tmp_path, tiny_weights):
+    write_w300_folder(tmp_path / "stills", 2, subset="lfpw/testset")
+    out = tmp_path / "seq"
+    result = invoke("eval", "make-sequences", "--images", tmp_path / "stills", "--out", out, "--count", "2", "--frames", "6")
+    assert result.exit_code == 0, result.output
+    from tracker.datasets import vw300
+    from tracker.video import count_frames
+
+    found, _ = vw300.find_sequences(out)
+    assert sorted(s.name for s in found) == ["1_face_000", "1_face_001", "2_face_000", "2_face_001", "3_face_000", "3_face_001"]
+    seq = found[0]
+    assert count_frames(seq.video_path) == (6, (480, 360)) and sorted(seq.annotations()) == list(range(6))
+    # ground truth sits on the rendered dots: the brightest pixel near each annotated point is close to it
+    frame = next(seq.frames()).image[..., 0].astype(float)
+    pts = seq.annotations()[0]
+    offsets = []
+    for x, y in pts[::7]:
+        xi, yi = int(round(x)), int(round(y))
+        win = frame[yi - 3 : yi + 4, xi - 3 : xi + 4]
+        dy, dx = np.unravel_index(win.argmax(), win.shape)
+        offsets.append(np.hypot(dx - 3 + xi - x, dy - 3 + yi - y))
+    assert np.median(offsets) < 1.5
+    run = invoke("eval", "300vw", "--root", out, "--videos", "found", "--weights", tiny_weights, "--device", "cpu")
+    assert run.exit_code == 0 and "category found" in run.output
+
+
+def test_jitter_ignores_rigid_motion_and_sees_shaking():
+    from eval.steadiness import jitter, tracks_from_frames
+    from tests.test_metrics import face
+
+    rng = np.random.default_rng(0)
+    base = face(5.0) + rng.normal(0, 2, (68, 2))
+    moving = []
+    for t in range(30):
+        a = 0.02 * t
+        rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]) * (1 + 0.01 * t)
+        moving.append(base @ rot.T + [3.0 * t, 1.5 * t])
+    moving = np.stack(moving)
+    still_value, n = jitter(moving)
+    assert n == 28 and still_value < 1e-9
+    shaky_value, _ = jitter(moving + rng.normal(0, 0.5, moving.shape))
+    assert shaky_value > 0.01
+    runs = tracks_from_frames([{0: base}, {0: base, 1: base}, {1: base}, {}, {1: base}])
+    assert sorted(len(r) for r in runs) == [1, 2, 2]

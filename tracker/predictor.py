@@ -9,6 +9,7 @@ import torch
 
 from tracker.geometry import FaceCrop, from_crop, warp_image
 from tracker.heatmaps import decode, heatmap_to_input
+from tracker.markup import flip_permutation
 from tracker.models import LandmarkModel
 from tracker.models.hourglass import STEM_STRIDE
 
@@ -42,8 +43,14 @@ class CropPrediction:
 
 
 class LandmarkPredictor:
-    def __init__(self, model: LandmarkModel, device: torch.device | str = "cpu", use_ghcu: bool = True) -> None:
+    """``flip_test`` also runs the mirrored crop and averages the un-mirrored heatmaps (2x the cost)."""
+
+    def __init__(
+        self, model: LandmarkModel, device: torch.device | str = "cpu", use_ghcu: bool = True, flip_test: bool = False
+    ) -> None:
         self.device = torch.device(device)
+        self.flip_test = flip_test
+        self.flip_index = torch.as_tensor(flip_permutation(model.config.num_points), device=self.device)
         self.hourglass = model.hourglass.to(self.device).eval().to(memory_format=torch.channels_last)
         self.ghcu = model.ghcu.to(self.device).eval() if (use_ghcu and model.ghcu is not None) else None
         self.input_size = model.config.input_size
@@ -54,6 +61,9 @@ class LandmarkPredictor:
         """Predict on (B, S, S, 3) uint8 crops already warped to the input size."""
         x = to_network_input(crops, self.device)
         heatmaps = self.hourglass(x)[-1].float()
+        if self.flip_test:  # heatmap pixel j mirrors to H-1-j exactly, since the stride divides the input
+            mirrored = self.hourglass(torch.flip(x, dims=[3]))[-1].float()
+            heatmaps = (heatmaps + torch.flip(mirrored, dims=[3])[:, self.flip_index]) / 2
         points, confidence = decode(heatmaps)
         if self.ghcu is not None:
             unit = self.ghcu(heatmaps, heatmap_to_unit(points, self.heatmap_size))

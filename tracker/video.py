@@ -18,7 +18,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 DEFAULT_RATE = Fraction(30)  # when a stream declares no frame rate at all
-H264_CRF = "20"
+H264_CRF = 20  # x264 constant rate factor: visually near-lossless for overlays
 
 
 class VideoError(RuntimeError):
@@ -142,7 +142,9 @@ class VideoWriter:
     exception inside ``with``) removes the partial file, so no half-written output is ever left.
     """
 
-    def __init__(self, path: str | os.PathLike[str], info: VideoInfo, source: VideoReader | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], info: VideoInfo, source: VideoReader | None = None, crf: int = H264_CRF
+    ) -> None:
         self.path = Path(path)
         if not self.path.parent.is_dir():
             raise VideoError(f"output folder does not exist: {self.path.parent}")
@@ -159,7 +161,7 @@ class VideoWriter:
         self.stream.pix_fmt = "yuv420p"
         self.stream.time_base = info.time_base
         self.stream.codec_context.time_base = info.time_base  # frame pts are in the source's time base
-        self.stream.options = {"crf": H264_CRF, "preset": "veryfast"}
+        self.stream.options = {"crf": str(crf), "preset": "veryfast"}
         self.audio_in = source.audio if source is not None else None
         self.audio_out = self.container.add_stream_from_template(self.audio_in) if self.audio_in is not None else None
         self._last_pts: int | None = None

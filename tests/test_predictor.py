@@ -1,0 +1,29 @@
+import numpy as np
+import torch
+
+from tests.conftest import make_model
+from tracker.geometry import FaceCrop
+from tracker.markup import flip_points
+from tracker.predictor import LandmarkPredictor
+
+
+def test_flip_test_prediction_is_mirror_equivariant():
+    torch.manual_seed(0)
+    model = make_model(ghcu=False)
+    for p in model.hourglass.parameters():  # make the random heatmaps peaky enough to decode
+        p.data.mul_(3.0)
+    predictor = LandmarkPredictor(model, "cpu", use_ghcu=False, flip_test=True)
+    crops = np.random.default_rng(0).integers(0, 255, (2, 32, 32, 3), dtype=np.uint8)
+    a = predictor.predict_batch(crops).points.numpy()
+    b = predictor.predict_batch(np.ascontiguousarray(crops[:, :, ::-1])).points.numpy()
+    np.testing.assert_allclose(flip_points(b, 32), a, atol=1e-4)
+
+
+def test_predict_maps_back_to_image_pixels_and_handles_no_crops():
+    predictor = LandmarkPredictor(make_model(), "cpu")
+    image = np.zeros((100, 150, 3), np.uint8)
+    pts, conf = predictor.predict(image, [FaceCrop(75, 50, 40), FaceCrop(30, 30, 20, 0.3)])
+    assert pts.shape == (2, 68, 2) and conf.shape == (2, 68)
+    assert np.all(np.abs(pts[0] - [75, 50]) <= 20 + 1e-6)  # inside its crop
+    empty, none = predictor.predict(image, [])
+    assert empty.shape == (0, 68, 2) and none.shape == (0, 68)
