@@ -129,6 +129,10 @@ def evaluate_300vw(
     if videos == "found":
         sequences, absent = vw300.find_sequences(root)
         groups = {"found": [s.name for s in sequences]}
+        for seq in sequences:  # make-sequences names videos <level>_<face>: one group per level
+            prefix, _, rest = seq.name.partition("_")
+            if rest and prefix.isdigit():
+                groups.setdefault(f"level {prefix}", []).append(seq.name)
     elif videos:
         names = [v.strip() for v in videos.split(",") if v.strip()]
         sequences, absent = vw300.find_sequences(root, names)
@@ -313,3 +317,23 @@ def calibrate_detector(
         typer.echo(f"matched {len(r)} of {len(faces)} faces")
         typer.echo(f"BoxCalibration(dx={med[0]:.3f}, dy={med[1]:.3f}, scale={med[2]:.3f})")
         typer.echo(f"IQR dx {q1[0]:.2f}..{q3[0]:.2f}, dy {q1[1]:.2f}..{q3[1]:.2f}, scale {q1[2]:.2f}..{q3[2]:.2f}")
+
+
+@app.command("compare")
+def compare(
+    w300_root: Annotated[Path | None, typer.Option(help="300-W root: still faces of the common subset")] = None,
+    sequences: Annotated[Path | None, typer.Option(help="300-VW-layout sequences (e.g. from make-sequences)")] = None,
+    video: Annotated[Path | None, typer.Option(help="an unannotated video: steadiness and frames/s")] = None,
+    weights: WeightsOpt = None, device: DeviceOpt = "cpu", json: JsonOpt = None,
+    upsample: Annotated[int, typer.Option(help="dlib HOG detector upsampling (its example uses 1)")] = 1,
+) -> None:
+    """This tracker vs dlib's 68-point predictor on the same faces, sequences and video, in one run."""
+    from eval.compare import run_comparison
+
+    with user_errors():
+        result = run_comparison(w300_root, sequences, video, weights, device, upsample)
+        for section, rows in result["tables"].items():
+            typer.echo(f"\n{section}")
+            typer.echo(format_table(rows, tuple(next(iter(rows.values())).keys())))
+        if json:
+            write_json(json, result)

@@ -94,7 +94,7 @@ def test_make_sequences_writes_300vw_layout_whose_truth_follows_the_camera(tmp_p
         offsets.append(np.hypot(dx - 3 + xi - x, dy - 3 + yi - y))
     assert np.median(offsets) < 1.5
     run = invoke("eval", "300vw", "--root", out, "--videos", "found", "--weights", tiny_weights, "--device", "cpu")
-    assert run.exit_code == 0 and "category found" in run.output
+    assert run.exit_code == 0 and "category found" in run.output and "category level 3" in run.output
 
 
 def test_jitter_ignores_rigid_motion_and_sees_shaking():

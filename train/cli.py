@@ -67,6 +67,7 @@ def run(
     cache_dir: Annotated[Path | None, typer.Option(help="where decoded crops are cached")] = Path(".cache/crops"),
     fresh: Annotated[bool, typer.Option(help="ignore an existing checkpoint in the run directory")] = False,
     epoch_budget: Annotated[int | None, typer.Option(help="stop (resumably) after this many epochs in this call")] = None,
+    init_weights: Annotated[Path | None, typer.Option(help="start from these weights (e.g. --stages ghcu on a baseline)")] = None,
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
     """Train the hourglass, then SA, then the GHCU; re-running the same command resumes where it stopped."""
@@ -90,6 +91,8 @@ def run(
     try:
         train_faces, val_faces = _faces(data, root, mat, w300_root)
         trainer = Trainer(cfg, train_faces, val_faces, run_dir, dev, info, cache_dir)
+        if init_weights is not None and (fresh or not trainer.checkpoint_path.is_file()):
+            trainer.init_from(init_weights)
         results = trainer.run(chosen, resume=not fresh, epoch_budget=epoch_budget)
     finally:
         shutdown(info)

@@ -23,7 +23,7 @@ from tracker.heatmaps import decode, input_to_heatmap, render_gaussians
 from tracker.models import GHCU, LandmarkModel, StackedHourglass, save_weights
 from tracker.models.hourglass import STEM_STRIDE
 from tracker.predictor import LandmarkPredictor, heatmap_to_unit, to_network_input
-from train.cache import CropCache, build_cache
+from train.cache import build_cache
 from train.config import StageConfig, TrainConfig
 from train.data import LandmarkDataset
 from train.distributed import DistInfo, all_reduce_sum, barrier, max_param_divergence, sync_buffers
@@ -119,6 +119,17 @@ class Trainer:
         self.dataset.labels = payload["labels"].numpy().copy()
         log.info("resumed at stage %s, %d epochs done", self.state.stage, self.state.epoch)
         return payload.get("optimizer")
+
+    def init_from(self, path: Path) -> None:
+        """Start from a weights file (e.g. a finished baseline) instead of random initialisation."""
+        from tracker.models import load_weights
+
+        model = load_weights(path, map_location=self.device)
+        if model.hourglass.config != self.cfg.model:
+            raise ValueError(f"{path} holds a {model.hourglass.config}, not the configured {self.cfg.model}")
+        self.hourglass.load_state_dict(model.hourglass.state_dict())
+        if model.ghcu is not None and model.ghcu.config == self.cfg.ghcu_model:
+            self.ghcu.load_state_dict(model.ghcu.state_dict())
 
     def export(self, name: str, with_ghcu: bool) -> Path:
         path = self.run_dir / "weights" / f"{name}.pt"
@@ -290,7 +301,9 @@ class Trainer:
         return True
 
     def _finish_stage(self, stage: str) -> None:
-        names = {"baseline": ("baseline", False, "HG"), "sa": ("sa", False, "HG+SA"), "ghcu": ("final", True, "HG+SA+GHCU")}
+        sa_ran = any(r["stage"] == "sa" for r in self.state.history)
+        names = {"baseline": ("baseline", False, "HG"), "sa": ("sa", False, "HG+SA"),
+                 "ghcu": ("final", True, "HG+SA+GHCU" if sa_ran else "HG+GHCU")}
         name, with_ghcu, row = names[stage]
         val = self.validate(with_ghcu=with_ghcu)
         if val is not None:
