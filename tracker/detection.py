@@ -60,6 +60,9 @@ class HaarSettings:
     min_neighbors: int = 5
     min_face: int = 24  # pixels at detection resolution
     max_side: int = 640  # images are downscaled to this longest side before detection
+    # When the upright pass finds nothing, retry on copies rotated by these angles (degrees):
+    # the frontal cascade misses faces rolled more than about 10 degrees.
+    retry_angles: tuple[float, ...] = (20.0, -20.0)
 
 
 class HaarDetector:
@@ -81,14 +84,28 @@ class HaarDetector:
         if factor < 1.0:
             gray = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
         gray = cv2.equalizeHist(gray)
+        for angle in (0.0, *s.retry_angles):
+            dets = self._detect_at(gray, angle, factor)
+            if dets:
+                return sorted(dets, key=lambda d: -d.score)
+        return []
+
+    def _detect_at(self, gray: np.ndarray, angle: float, factor: float) -> list[Detection]:
+        """Detect on ``gray`` rotated by ``angle`` degrees; boxes are mapped back (centre rotated back)."""
+        s = self.settings
+        h, w = gray.shape
+        rotation = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), angle, 1.0)
+        view = cv2.warpAffine(gray, rotation, (w, h), borderMode=cv2.BORDER_REPLICATE) if angle else gray
         boxes, _, weights = self.cascade.detectMultiScale3(
-            gray, s.scale_factor, s.min_neighbors, minSize=(s.min_face, s.min_face), outputRejectLevels=True
+            view, s.scale_factor, s.min_neighbors, minSize=(s.min_face, s.min_face), outputRejectLevels=True
         )
-        dets = [
-            Detection((x / factor, y / factor, (x + w) / factor, (y + h) / factor), float(score))
-            for (x, y, w, h), score in zip(np.asarray(boxes).reshape(-1, 4), np.asarray(weights).reshape(-1))
-        ]
-        return sorted(dets, key=lambda d: -d.score)
+        back = cv2.invertAffineTransform(rotation)
+        dets = []
+        for (x, y, bw, bh), score in zip(np.asarray(boxes).reshape(-1, 4), np.asarray(weights).reshape(-1)):
+            cx, cy = back @ np.array([x + bw / 2, y + bh / 2, 1.0])
+            box = ((cx - bw / 2) / factor, (cy - bh / 2) / factor, (cx + bw / 2) / factor, (cy + bh / 2) / factor)
+            dets.append(Detection(box, float(score)))
+        return dets
 
 
 _REGISTRY: dict[str, Callable[[], FaceDetector]] = {"haar": HaarDetector}

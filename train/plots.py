@@ -21,8 +21,7 @@ def plot_history(history: list[dict], out_dir: Path) -> None:
                 ax.plot(x, y, marker=".", label=stage)
         ax.set_xlabel("epoch (all stages)")
         ax.set_ylabel(ylabel)
-        if key == "loss":
-            ax.set_yscale("log")
+        ax.set_yscale("log")  # the late epochs, where training saturates, stay readable
         ax.grid(alpha=0.3)
         if ax.lines:
             ax.legend()
