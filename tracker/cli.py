@@ -71,9 +71,9 @@ def progress_bar(quiet: bool, label: str) -> Iterator[Callable[[int, int | None]
 
 
 def _config(weights: Path | None, device: str, ghcu: bool, smooth: bool, redetect_every: int, derotate: bool,
-            lines: bool, detector: str) -> PipelineConfig:
+            lines: bool, detector: str, flip_test: bool = False) -> PipelineConfig:
     return PipelineConfig(
-        weights=weights, device=device, detector=detector, ghcu=ghcu,
+        weights=weights, device=device, detector=detector, ghcu=ghcu, flip_test=flip_test,
         tracking=TrackerConfig(redetect_every=max(1, redetect_every), smoothing=smooth, derotate=derotate),
         draw=DrawConfig(lines=lines),
     )
@@ -104,6 +104,7 @@ def run(
     derotate: Annotated[bool, typer.Option("--derotate/--no-derotate", help="level each crop by the eye line")] = True,
     lines: Annotated[bool, typer.Option("--lines/--no-lines", help="draw contour lines")] = True,
     detector: Annotated[str, typer.Option(help="face detector plugin")] = "haar",
+    flip_test: Annotated[bool, typer.Option("--flip-test", help="also run the mirrored crop: more accurate, 2x network time")] = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Track 68 landmarks on every face of VIDEO and write an overlay and/or per-frame files."""
@@ -111,7 +112,8 @@ def run(
     if not any((out, csv, json, pts_dir)):
         fail("nothing to write: give --out, --csv, --json and/or --pts-dir")
     with user_errors(), progress_bar(quiet, video.name) as progress:
-        summary = run_video(video, outputs, _config(weights, device, ghcu, smooth, redetect_every, derotate, lines, detector), progress)
+        config = _config(weights, device, ghcu, smooth, redetect_every, derotate, lines, detector, flip_test)
+        summary = run_video(video, outputs, config, progress)
     _report(summary, outputs, quiet)
 
 

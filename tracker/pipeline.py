@@ -28,6 +28,7 @@ class PipelineConfig:
     device: str = "auto"
     detector: str = "haar"
     ghcu: bool = True
+    flip_test: bool = False
     tracking: TrackerConfig = field(default_factory=TrackerConfig)
     draw: DrawConfig = field(default_factory=DrawConfig)
 
@@ -62,7 +63,7 @@ class Sink(Protocol):
 def build_tracker(config: PipelineConfig) -> FaceTracker:
     device = resolve_device(config.device)
     model = load_model(config.weights, device=str(device))
-    predictor = LandmarkPredictor(model, device, use_ghcu=config.ghcu)
+    predictor = LandmarkPredictor(model, device, use_ghcu=config.ghcu, flip_test=config.flip_test)
     return FaceTracker(predictor, create_detector(config.detector), config.tracking)
 
 
