@@ -161,17 +161,12 @@ class Trainer:
     def _targets(self, points: torch.Tensor) -> torch.Tensor:
         return render_gaussians(input_to_heatmap(points, STEM_STRIDE), self.cfg.model.heatmap_size, self.cfg.heatmap_sigma)
 
-    def heatmap_epoch(self, model: torch.nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer) -> float:
-        """One epoch of intermediate-supervised heatmap regression; returns the mean loss."""
+    def fit_epoch(self, model: torch.nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer, batch_loss) -> float:
+        """One optimisation pass over ``loader``; ``batch_loss(model, images, points)``; returns the mean loss."""
         model.train()
         total, count = 0.0, 0
         for images, points, _ in loader:
-            x = to_network_input(images, self.device)
-            target = self._targets(points.to(self.device))
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-                outputs = model(x)
-            # sum over heatmap pixels, mean over faces and points: keeps the loss O(1)
-            loss = sum(F.mse_loss(o.float(), target, reduction="sum") for o in outputs) / (target.shape[0] * target.shape[1])
+            loss = batch_loss(model, images, points.to(self.device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -179,25 +174,22 @@ class Trainer:
             count += len(images)
         return total / max(count, 1)
 
-    def ghcu_epoch(self, model: torch.nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer) -> float:
-        """Train the GHCU on frozen hourglass heatmaps of augmented crops; L1 loss in heatmap pixels."""
-        model.train()
-        self.hourglass.eval()
+    def heatmap_loss(self, model: torch.nn.Module, images: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+        """Intermediate supervision: MSE on every stack, summed over heatmap pixels, mean over faces and points."""
+        target = self._targets(points)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+            outputs = model(to_network_input(images, self.device))
+        return sum(F.mse_loss(o.float(), target, reduction="sum") for o in outputs) / (target.shape[0] * target.shape[1])
+
+    def ghcu_loss(self, model: torch.nn.Module, images: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+        """GHCU on the frozen hourglass's heatmaps of augmented crops; L1 in heatmap pixels."""
         size = self.cfg.model.heatmap_size
-        total, count = 0.0, 0
-        for images, points, _ in loader:
-            with torch.no_grad(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-                heatmaps = self.hourglass(to_network_input(images, self.device))[-1].float()
-            decoded, _ = decode(heatmaps)
-            pred = model(heatmaps, heatmap_to_unit(decoded, size))
-            target = heatmap_to_unit(input_to_heatmap(points.to(self.device), STEM_STRIDE), size)
-            loss = F.l1_loss(pred, target) * size
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(images)
-            count += len(images)
-        return total / max(count, 1)
+        with torch.no_grad(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+            heatmaps = self.hourglass(to_network_input(images, self.device))[-1].float()
+        decoded, _ = decode(heatmaps)
+        pred = model(heatmaps, heatmap_to_unit(decoded, size))
+        target = heatmap_to_unit(input_to_heatmap(points, STEM_STRIDE), size)
+        return F.l1_loss(pred, target) * size
 
     @torch.no_grad()
     def search_labels(self) -> None:
@@ -287,8 +279,9 @@ class Trainer:
                 self.search_labels()
                 self._save_searched(epoch)
             loader = self.loader(scfg, epoch, stage_index)
-            step = self.ghcu_epoch if stage == "ghcu" else self.heatmap_epoch
-            loss = step(model, loader, optimizer)
+            if stage == "ghcu":
+                self.hourglass.eval()  # frozen: its BatchNorm statistics stay as trained
+            loss = self.fit_epoch(model, loader, optimizer, self.ghcu_loss if stage == "ghcu" else self.heatmap_loss)
             sync_buffers(trainable, self.dist)
             val = self.validate(with_ghcu=stage == "ghcu")
             self.state.epoch = epoch + 1
