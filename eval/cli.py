@@ -264,7 +264,7 @@ def steadiness_cmd(
     json: JsonOpt = None,
 ) -> None:
     """Frame-to-frame jitter (% of inter-ocular distance) with the face's own motion factored out."""
-    from eval.steadiness import jitter, tracks_from_frames
+    from eval.steadiness import video_jitter
     from tracker.video import VideoReader
 
     with user_errors():
@@ -274,11 +274,8 @@ def steadiness_cmd(
             for frame in reader:
                 faces = tracker.step(frame.image) if frame.image is not None else []
                 per_frame.append({f.face_id: f.points for f in faces})
-        scored = [jitter(t) for t in tracks_from_frames(per_frame)]
-        scored = [(j, n) for j, n in scored if n > 0]
-        total = sum(n for _, n in scored)
-        value = sum(j * n for j, n in scored) / total * 100 if total else None
-        result = {"protocol": "steadiness", "video": str(video), "n_frames": len(per_frame), "n_tracks": len(scored),
+        value, runs, total = video_jitter(per_frame)
+        result = {"protocol": "steadiness", "video": str(video), "n_frames": len(per_frame), "n_tracks": runs,
                   "n_second_differences": total, "jitter_io": value, "smoothing": smooth, "ghcu": ghcu}
         typer.echo(format_table({video.name: result}, ("n_frames", "n_tracks", "jitter_io")))
         if json:

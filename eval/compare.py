@@ -9,7 +9,7 @@ import numpy as np
 
 from eval.metrics import nme
 from eval.peers import DlibPeer
-from eval.steadiness import jitter, tracks_from_frames
+from eval.steadiness import video_jitter
 from eval.still import predict_faces
 from tracker.datasets.vw300 import find_sequences
 from tracker.detection import create_detector
@@ -86,9 +86,7 @@ def compare_video(path: Path, tracker: FaceTracker, peer: DlibPeer) -> dict[str,
         per_frame = [run(im) for im in images]
         seconds = time.perf_counter() - start
         # dlib has no identities: face k of a frame is chained to face k of the next (fine for one face)
-        scored = [jitter(t) for t in tracks_from_frames(per_frame)]
-        total = sum(n for _, n in scored if n)
-        value = sum(j * n for j, n in scored if n) / total * 100 if total else None
+        value, _, _ = video_jitter(per_frame)
         rows[name] = {"frames": len(images), "frames_with_face": sum(bool(f) for f in per_frame),
                       "fps": len(images) / seconds, "jitter_io": value}
     rows["sa-tracker"]["speed_vs_dlib"] = rows["sa-tracker"]["fps"] / rows["dlib"]["fps"]

@@ -37,6 +37,17 @@ def jitter(track: np.ndarray) -> tuple[float, int]:
     return float(np.linalg.norm(second, axis=-1).mean() / inter_ocular(reference)), len(second)
 
 
+def video_jitter(per_frame: list[dict[int, np.ndarray]]) -> tuple[float | None, int, int]:
+    """Jitter (% of inter-ocular distance) over every track run of a video, weighted by run length.
+
+    Returns (jitter or None, track runs scored, second differences).
+    """
+    scored = [(j, n) for j, n in (jitter(t) for t in tracks_from_frames(per_frame)) if n > 0]
+    total = sum(n for _, n in scored)
+    value = sum(j * n for j, n in scored) / total * 100 if total else None
+    return value, len(scored), total
+
+
 def tracks_from_frames(frames: list[dict[int, np.ndarray]]) -> list[np.ndarray]:
     """Runs of consecutive frames per face id, from per-frame {face_id: points} maps."""
     runs: list[np.ndarray] = []

@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -15,6 +16,8 @@ from tracker.predictor import PIXEL_MEAN, PIXEL_STD
 from train.config import preset
 from train.runner import Trainer
 
+# torchrun's rendezvous picks a free local port; another process can take it first
+NETWORK_ERRORS = ("EADDRINUSE", "address already in use", "Address already in use", "DistNetworkError", "RendezvousError")
 OFFSET = np.array([3.0, -2.0])  # annotations planted this far (image px) from where the dots are
 
 
@@ -98,8 +101,11 @@ def test_torchrun_two_cpu_ranks_end_with_identical_weights(tmp_path):
         "train", "--data", "300w", "--root", str(tmp_path / "w300"), "--preset", "tiny",
         "--run-dir", str(tmp_path / "run"), "--cache-dir", str(tmp_path / "cache"), "--device", "cpu",
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    if proc.returncode != 0 and any(s in proc.stderr for s in NETWORK_ERRORS):  # a port race, not our code: once more
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
     check = json.loads((tmp_path / "run" / "ddp_check.json").read_text())
     assert check == {"world_size": 2, "max_divergence": 0.0}
     assert (tmp_path / "run" / "weights" / "final.pt").is_file()

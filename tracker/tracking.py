@@ -93,10 +93,14 @@ class FaceTracker:
         points, conf = self.predictor.predict(image, [crop])
         if self.config.refine_new_faces:
             points, conf = self.predictor.predict(image, [self._crop_for(points[0])])
-        track = Track(self.next_id, points[0], conf[0], LandmarkSmoother(self.config.smoothing_config))
-        self.next_id += 1
+        track = self._new_track(points[0], conf[0])
         self.tracks.append(track)
         return [self._result(track, "detected")]
+
+    def _new_track(self, points: np.ndarray, confidence: np.ndarray) -> Track:
+        track = Track(self.next_id, points, confidence, LandmarkSmoother(self.config.smoothing_config))
+        self.next_id += 1
+        return track
 
     def step(self, image: np.ndarray) -> list[FaceResult]:
         cfg = self.config
@@ -130,8 +134,7 @@ class FaceTracker:
         for j in range(n_tracks, len(points)):
             if conf[j].mean() < cfg.min_confidence:
                 continue
-            track = Track(self.next_id, points[j], conf[j], LandmarkSmoother(cfg.smoothing_config))
-            self.next_id += 1
+            track = self._new_track(points[j], conf[j])
             survivors.append(track)
             results.append(self._result(track, "detected"))
         self.tracks = self._drop_duplicates(survivors)

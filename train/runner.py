@@ -19,8 +19,8 @@ from torch.utils.data.distributed import DistributedSampler
 from eval.metrics import nme
 from tracker.datasets import FaceSample
 from tracker.geometry import from_crop
-from tracker.heatmaps import decode, input_to_heatmap, render_gaussians
-from tracker.models import GHCU, LandmarkModel, StackedHourglass, save_weights
+from tracker.heatmaps import decode, heatmap_to_input, input_to_heatmap, render_gaussians
+from tracker.models import GHCU, LandmarkModel, StackedHourglass, load_weights, save_weights
 from tracker.models.hourglass import STEM_STRIDE
 from tracker.predictor import LandmarkPredictor, heatmap_to_unit, to_network_input
 from train.cache import build_cache
@@ -122,8 +122,6 @@ class Trainer:
 
     def init_from(self, path: Path) -> None:
         """Start from a weights file (e.g. a finished baseline) instead of random initialisation."""
-        from tracker.models import load_weights
-
         model = load_weights(path, map_location=self.device)
         if model.hourglass.config != self.cfg.model:
             raise ValueError(f"{path} holds a {model.hourglass.config}, not the configured {self.cfg.model}")
@@ -205,7 +203,7 @@ class Trainer:
             observed = input_to_heatmap(torch.stack([p for _, p in items]).to(self.device), STEM_STRIDE)
             heatmaps = self.hourglass(to_network_input(images, self.device))[-1].float()
             latent = search_latent_points(heatmaps, observed, self.cfg.search)
-            latent_input = latent * STEM_STRIDE + (STEM_STRIDE - 1) / 2.0
+            latent_input = heatmap_to_input(latent, STEM_STRIDE)
             cache_pts = self.dataset.input_to_cache(latent_input.cpu().numpy().astype(np.float64))
             found[idx] = torch.from_numpy(cache_pts).to(found)
         all_reduce_sum(found, self.dist)

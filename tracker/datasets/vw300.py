@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tracker.datasets.faces import FaceSample, find_image, load_image_rgb
+from tracker.datasets.faces import FaceSample, load_image_rgb
 from tracker.pts import PtsFormatError, read_pts
 from tracker.video import Frame, VideoReader
 
@@ -22,6 +22,7 @@ CATEGORIES: dict[int, tuple[str, ...]] = {
 }
 TEST_VIDEOS = frozenset(v for ids in CATEGORIES.values() for v in ids)
 VIDEO_FILE = "vid.avi"
+IMAGES_RATE = 30.0  # 300-VW videos are ~30 frames/s; timestamps for the imgs/ layout assume it
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,9 @@ class Sequence:
             index = int(path.stem) - 1
             try:
                 image = load_image_rgb(path)
-                yield Frame(index, None, index / 30.0, image)
+                yield Frame(index, None, index / IMAGES_RATE, image)
             except FileNotFoundError as err:
-                yield Frame(index, None, index / 30.0, None, str(err))
+                yield Frame(index, None, index / IMAGES_RATE, None, str(err))
 
 
 def is_sequence(folder: Path) -> bool:
@@ -99,7 +100,7 @@ def training_faces(root: str | Path, frames_dir: Path, every: int = 1) -> list[F
             if frame.index not in notes or frame.index % every or frame.image is None:
                 continue
             path = out / f"{frame.index + 1:06d}.jpg"
-            if find_image(path.with_suffix(".pts")) is None:
+            if not path.is_file():
                 cv2.imwrite(str(path), cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR))
             faces.append(FaceSample(path, notes[frame.index], f"300vw_{seq.name}"))
     return faces
