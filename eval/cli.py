@@ -30,6 +30,7 @@ JsonOpt = Annotated[Path | None, typer.Option("--json", help="write the results 
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda")]
 CedOpt = Annotated[Path | None, typer.Option("--ced", help="write the cumulative error distribution plot (PNG)")]
 FlipOpt = Annotated[bool, typer.Option("--flip-test", help="average with the mirrored crop (2x the network time)")]
+StacksOpt = Annotated[int | None, typer.Option("--stacks", min=1, help="run only the first N hourglass stacks")]
 COLUMNS = ("n_faces", "nme_ip", "nme_io", "auc_0.08", "fr_0.08", "auc_0.10", "fr_0.10")
 
 
@@ -42,12 +43,14 @@ def user_errors() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
-def _predictor(weights: Path | None, ghcu: bool, device: str, flip_test: bool = False) -> LandmarkPredictor:
+def _predictor(
+    weights: Path | None, ghcu: bool, device: str, flip_test: bool = False, stacks: int | None = None
+) -> LandmarkPredictor:
     dev = resolve_device(device)
     model = load_model(weights, str(dev))
     if ghcu and model.ghcu is None:
         typer.echo("note: these weights have no GHCU; evaluating the hourglass alone", err=True)
-    return LandmarkPredictor(model, dev, use_ghcu=ghcu, flip_test=flip_test)
+    return LandmarkPredictor(model, dev, use_ghcu=ghcu, flip_test=flip_test, freeze=True, num_stacks=stacks)
 
 
 class W300Subset(str, Enum):
@@ -70,12 +73,13 @@ def eval_300w(
     root: Annotated[Path, typer.Option(help="300-W root with lfpw/ helen/ afw/ ibug/")],
     subset: Annotated[W300Subset, typer.Option(help="common | challenge | full")] = W300Subset.common,
     weights: WeightsOpt = None, ghcu: GhcuOpt = True, device: DeviceOpt = "auto",
-    json: JsonOpt = None, ced: CedOpt = None, flip_test: FlipOpt = False,
+    json: JsonOpt = None, ced: CedOpt = None, flip_test: FlipOpt = False, stacks: StacksOpt = None,
 ) -> None:
     """NME (inter-pupil and inter-ocular), AUC and failure rate; box = canonical crop of the ground truth."""
     with user_errors():
-        result, errors, note = evaluate_300w(root, subset.value, _predictor(weights, ghcu, device, flip_test))
+        result, errors, note = evaluate_300w(root, subset.value, _predictor(weights, ghcu, device, flip_test, stacks))
         result["flip_test"] = flip_test
+        result["stacks"] = stacks
         if note:
             typer.echo(f"note: {note}")
         typer.echo(format_table({f"300-W {subset.value}": result}, COLUMNS))
@@ -103,7 +107,7 @@ def eval_aflw(
     with user_errors():
         faces = aflw.load(mat, images, subset.value)
         predictor = _predictor(weights, ghcu, device)
-        if predictor.hourglass.config.num_points != aflw.NUM_AFLW_POINTS:
+        if predictor.num_points != aflw.NUM_AFLW_POINTS:
             raise ValueError("AFLW needs weights trained on its 19-point markup (tracker train --data aflw)")
         errors = still_errors(predict_faces(predictor, faces), faces, with_box=True)
         result = {"protocol": "aflw", "subset": subset.value, **summarise(errors, "nme_box")}
@@ -332,5 +336,33 @@ def compare(
         for section, rows in result["tables"].items():
             typer.echo(f"\n{section}")
             typer.echo(format_table(rows, tuple(next(iter(rows.values())).keys())))
+        if json:
+            write_json(json, result)
+
+
+@app.command("speed")
+def speed(
+    video: Annotated[Path, typer.Argument(help="a real clip, e.g. ../shared/data/videos/hamilton_clip.mp4")],
+    weights: WeightsOpt = None, device: DeviceOpt = "cpu", json: JsonOpt = None,
+    repeats: Annotated[int, typer.Option(min=1, help="runs per pipeline (median reported; runs interleaved)")] = 3,
+    variants: Annotated[bool, typer.Option("--variants/--no-variants", help="also time each speed knob")] = True,
+    dlib: Annotated[bool, typer.Option("--dlib/--no-dlib", help="time dlib's per-frame pipeline beside ours")] = True,
+) -> None:
+    """End-to-end frames/s of `tracker run` (decode to encode) and ms per stage, with dlib in the same run."""
+    from eval.speed import STAGES, run_speed_benchmark
+
+    with user_errors():
+        result = run_speed_benchmark(video, weights, device, repeats, variants, dlib)
+        rows = result["rows"]
+        summary = {name: {"fps": r["fps"], "speed_vs_dlib": r["speed_vs_dlib"], "frames": r["frames"],
+                          "frames_with_faces": r["frames_with_faces"], "faces": r["faces"],
+                          "runs_fps": " ".join(f"{v:.1f}" for v in r["runs_fps"])} for name, r in rows.items()}
+        typer.echo(f"{video.name}: end to end (decode, detect/track, landmarks, draw, H.264 encode, CSV), "
+                   f"median of {repeats} interleaved runs, device {device}")
+        typer.echo(format_table(summary, ("fps", "speed_vs_dlib", "frames", "frames_with_faces", "faces", "runs_fps")))
+        main_rows = {name: rows[name] for name in ("sa-tracker", "dlib") if name in rows}
+        stages = [s for s in STAGES if any(s in r["stage_ms"] for r in main_rows.values())]
+        typer.echo("\nms per frame in each stage (stages in other threads overlap, so they sum past the wall time)")
+        typer.echo(format_table({n: {s: r["stage_ms"].get(s) for s in stages} for n, r in main_rows.items()}, tuple(stages)))
         if json:
             write_json(json, result)

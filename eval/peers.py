@@ -11,6 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+from tracker.timing import NULL_TIMER, StageTimer
+from tracker.tracking import FaceResult
+
 MODEL_FILE = "shape_predictor_68_face_landmarks.dat"
 DLIB_UPSAMPLE = 1  # dlib's face_landmark_detection.py example calls detector(img, 1)
 
@@ -47,3 +50,24 @@ class DlibPeer:
     def faces(self, image: np.ndarray) -> list[np.ndarray]:
         """Every detected face's 68 points, as a user's per-frame dlib loop produces them."""
         return [self.landmarks(image, box) for box in self.detect(image)]
+
+
+class DlibTracker:
+    """dlib's per-frame loop behind the pipeline's tracker interface: HOG detection, then the predictor.
+
+    It has no confidences (reported as 1) and no identities (face k of a frame gets id k).
+    """
+
+    def __init__(self, peer: DlibPeer, timer: StageTimer = NULL_TIMER) -> None:
+        self.peer = peer
+        self.timer = timer
+
+    def step(self, image: np.ndarray) -> list[FaceResult]:
+        with self.timer.stage("detect"):
+            boxes = self.peer.detect(image)
+        with self.timer.stage("landmarks"):
+            shapes = [self.peer.landmarks(image, box) for box in boxes]
+        return [FaceResult(i, pts, np.ones(len(pts)), "detected", pts) for i, pts in enumerate(shapes)]
+
+    def close(self) -> None:
+        pass

@@ -18,7 +18,7 @@ from tracker.models import WeightsError
 from tracker.outputs import OutputError
 from tracker.pipeline import PipelineConfig, RunOutputs, RunSummary, run_video
 from tracker.tracking import TrackerConfig
-from tracker.video import VideoError
+from tracker.video import X264_PRESET, VideoError
 
 app = typer.Typer(help="Face-landmark video tracker (stacked hourglass + Semantic Alignment + GHCU).", no_args_is_help=True)
 
@@ -71,11 +71,14 @@ def progress_bar(quiet: bool, label: str) -> Iterator[Callable[[int, int | None]
 
 
 def _config(weights: Path | None, device: str, ghcu: bool, smooth: bool, redetect_every: int, derotate: bool,
-            lines: bool, detector: str, flip_test: bool = False) -> PipelineConfig:
+            lines: bool, detector: str, flip_test: bool = False, stacks: int | None = None,
+            search_every: int = TrackerConfig.search_every, preset: str = X264_PRESET) -> PipelineConfig:
     return PipelineConfig(
-        weights=weights, device=device, detector=detector, ghcu=ghcu, flip_test=flip_test,
-        tracking=TrackerConfig(redetect_every=max(1, redetect_every), smoothing=smooth, derotate=derotate),
-        draw=DrawConfig(lines=lines),
+        weights=weights, device=device, detector=detector, ghcu=ghcu, flip_test=flip_test, num_stacks=stacks,
+        tracking=TrackerConfig(
+            redetect_every=max(1, redetect_every), search_every=max(1, search_every), smoothing=smooth, derotate=derotate
+        ),
+        draw=DrawConfig(lines=lines), x264_preset=preset,
     )
 
 
@@ -100,11 +103,14 @@ def run(
     device: DeviceOpt = "auto",
     ghcu: GhcuOpt = True,
     smooth: SmoothOpt = True,
-    redetect_every: Annotated[int, typer.Option(help="run the detector every N frames to pick up new faces")] = 15,
+    redetect_every: Annotated[int, typer.Option(help="while tracking, detect every N frames to pick up new faces")] = TrackerConfig.redetect_every,
+    search_every: Annotated[int, typer.Option(help="with no face tracked, detect every N frames (and on every cut)")] = TrackerConfig.search_every,
     derotate: Annotated[bool, typer.Option("--derotate/--no-derotate", help="level each crop by the eye line")] = True,
     lines: Annotated[bool, typer.Option("--lines/--no-lines", help="draw contour lines")] = True,
     detector: Annotated[str, typer.Option(help="face detector plugin")] = "haar",
     flip_test: Annotated[bool, typer.Option("--flip-test", help="also run the mirrored crop: more accurate, 2x network time")] = False,
+    stacks: Annotated[int | None, typer.Option("--stacks", min=1, help="run only the first N hourglass stacks: faster, less accurate")] = None,
+    x264_preset: Annotated[str, typer.Option(help="overlay encoding: ultrafast (fastest, bigger) ... veryslow")] = X264_PRESET,
     quiet: QuietOpt = False,
 ) -> None:
     """Track 68 landmarks on every face of VIDEO and write an overlay and/or per-frame files."""
@@ -112,7 +118,9 @@ def run(
     if not any((out, csv, json, pts_dir)):
         fail("nothing to write: give --out, --csv, --json and/or --pts-dir")
     with user_errors(), progress_bar(quiet, video.name) as progress:
-        config = _config(weights, device, ghcu, smooth, redetect_every, derotate, lines, detector, flip_test)
+        config = _config(
+            weights, device, ghcu, smooth, redetect_every, derotate, lines, detector, flip_test, stacks, search_every, x264_preset
+        )
         summary = run_video(video, outputs, config, progress)
     _report(summary, outputs, quiet)
 
@@ -152,7 +160,7 @@ def webcam(
     from tracker.live import run_live
 
     with user_errors():
-        frames, fps = run_live(camera, source, headless, max_frames, _config(weights, device, ghcu, smooth, 15, True, True, "haar"))
+        frames, fps = run_live(camera, source, headless, max_frames, _config(weights, device, ghcu, smooth, TrackerConfig.redetect_every, True, True, "haar"))
     typer.echo(f"{frames} frames, {fps:.1f} frames/s")
 
 

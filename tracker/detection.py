@@ -60,9 +60,12 @@ class HaarSettings:
     min_neighbors: int = 5
     min_face: int = 24  # pixels at detection resolution
     max_side: int = 640  # images are downscaled to this longest side before detection
-    # When the upright pass finds nothing, retry on copies rotated by these angles (degrees):
-    # the frontal cascade misses faces rolled more than about 10 degrees.
+    # When the upright pass finds nothing, retry on copies rotated by these angles (degrees): the
+    # frontal cascade misses faces rolled more than about 10 degrees. The first faceless call after a
+    # find (or the first call) tries them all; later ones in a row try one each, taking turns, so a run
+    # of faceless frames costs 2 passes a search rather than 3.
     retry_angles: tuple[float, ...] = (20.0, -20.0)
+    retries_in_a_row: int = 1  # angles tried by a faceless call that follows a faceless call
 
 
 class HaarDetector:
@@ -76,28 +79,41 @@ class HaarDetector:
         if self.cascade.empty():
             raise RuntimeError(f"could not load the Haar cascade at {path}")
         self.settings = settings
+        self._next_retry = 0
+        self._found_last_time = True  # so the very first call is thorough
+
+    def _retry_angles(self) -> list[float]:
+        angles = self.settings.retry_angles
+        if not angles:
+            return []
+        if self._found_last_time:
+            return list(angles)
+        count = min(self.settings.retries_in_a_row, len(angles))
+        chosen = [angles[(self._next_retry + i) % len(angles)] for i in range(count)]
+        self._next_retry += count
+        return chosen
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         s = self.settings
         gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-        factor = min(1.0, s.max_side / max(gray.shape[:2]))
-        if factor < 1.0:
-            gray = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
-        gray = cv2.equalizeHist(gray)
-        for angle in (0.0, *s.retry_angles):
-            dets = self._detect_at(gray, angle, factor)
+        view = _equalized(gray, s.max_side)
+        dets = self._detect_at(view, 0.0)
+        for angle in [] if dets else self._retry_angles():
+            dets = self._detect_at(view, angle)
             if dets:
-                return sorted(dets, key=lambda d: -d.score)
-        return []
+                break
+        self._found_last_time = bool(dets)
+        return sorted(dets, key=lambda d: -d.score)
 
-    def _detect_at(self, gray: np.ndarray, angle: float, factor: float) -> list[Detection]:
-        """Detect on ``gray`` rotated by ``angle`` degrees; boxes are mapped back (centre rotated back)."""
+    def _detect_at(self, view: tuple[np.ndarray, float], angle: float) -> list[Detection]:
+        """Detect on a scaled grey ``view`` rotated by ``angle`` degrees; boxes map back to the input."""
         s = self.settings
+        gray, factor = view
         h, w = gray.shape
         rotation = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), angle, 1.0)
-        view = cv2.warpAffine(gray, rotation, (w, h), borderMode=cv2.BORDER_REPLICATE) if angle else gray
+        rotated = cv2.warpAffine(gray, rotation, (w, h), borderMode=cv2.BORDER_REPLICATE) if angle else gray
         boxes, _, weights = self.cascade.detectMultiScale3(
-            view, s.scale_factor, s.min_neighbors, minSize=(s.min_face, s.min_face), outputRejectLevels=True
+            rotated, s.scale_factor, s.min_neighbors, minSize=(s.min_face, s.min_face), outputRejectLevels=True
         )
         back = cv2.invertAffineTransform(rotation)
         dets = []
@@ -106,6 +122,14 @@ class HaarDetector:
             box = ((cx - bw / 2) / factor, (cy - bh / 2) / factor, (cx + bw / 2) / factor, (cy + bh / 2) / factor)
             dets.append(Detection(box, float(score)))
         return dets
+
+
+def _equalized(gray: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """Downscale to ``max_side`` (never up) and equalise the histogram; returns the image and its scale."""
+    factor = min(1.0, max_side / max(gray.shape[:2]))
+    if factor < 1.0:
+        gray = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    return cv2.equalizeHist(gray), factor
 
 
 _REGISTRY: dict[str, Callable[[], FaceDetector]] = {"haar": HaarDetector}

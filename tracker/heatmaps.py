@@ -41,11 +41,11 @@ def decode(heatmaps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     iy = torch.div(idx, w, rounding_mode="floor")
     ix = idx - iy * w
     # 3x3 neighbourhood of the log-heatmap around the argmax (clamped at the borders)
-    log = torch.log(heatmaps.clamp_min(LOG_FLOOR)).reshape(b, n, h * w)
     offsets = torch.arange(-1, 2, device=heatmaps.device)
     ny = (iy[..., None, None] + offsets.view(1, 1, 3, 1)).clamp(0, h - 1)
     nx = (ix[..., None, None] + offsets.view(1, 1, 1, 3)).clamp(0, w - 1)
-    patch = torch.gather(log, 2, (ny * w + nx).reshape(b, n, 9)).reshape(b, n, 3, 3)
+    values = torch.gather(flat, 2, (ny * w + nx).reshape(b, n, 9)).reshape(b, n, 3, 3)
+    patch = torch.log(values.clamp_min(LOG_FLOOR))
     gx = (patch[..., 1, 2] - patch[..., 1, 0]) / 2
     gy = (patch[..., 2, 1] - patch[..., 0, 1]) / 2
     hxx = patch[..., 1, 2] - 2 * patch[..., 1, 1] + patch[..., 1, 0]

@@ -3,20 +3,24 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+import torch
 
+from tracker.concurrency import InOrderWorker, ReadAhead
 from tracker.detection import create_detector
 from tracker.devices import resolve_device
 from tracker.draw import DrawConfig, draw_faces
 from tracker.outputs import UNREADABLE, CsvOutput, FrameRecord, JsonOutput, PtsDirOutput, check_output_path
 from tracker.predictor import LandmarkPredictor
 from tracker.tracking import FaceResult, FaceTracker, TrackerConfig
-from tracker.video import Frame, VideoReader, VideoWriter
+from tracker.timing import NULL_TIMER, StageTimer, timed
+from tracker.video import X264_PRESET, Frame, VideoReader, VideoWriter
 from tracker.weights_registry import load_model
 
 log = logging.getLogger(__name__)
@@ -29,8 +33,15 @@ class PipelineConfig:
     detector: str = "haar"
     ghcu: bool = True
     flip_test: bool = False
+    num_stacks: int | None = None  # run only the first N hourglass stacks (faster, less accurate)
     tracking: TrackerConfig = field(default_factory=TrackerConfig)
     draw: DrawConfig = field(default_factory=DrawConfig)
+    freeze: bool = True  # frozen TorchScript networks on the CPU (same outputs, ~2x faster)
+    threads: bool = True  # decode ahead and encode behind the tracker in their own threads
+    # PyTorch CPU threads. One is faster end to end on small CPUs: a batch-1 network scales poorly
+    # across cores and idle OpenMP workers spin, starving the decode, encode and detection threads.
+    torch_threads: int | None = 1
+    x264_preset: str = X264_PRESET  # overlay encoding speed: ultrafast ... veryslow (smaller files)
 
 
 @dataclass(frozen=True)
@@ -54,24 +65,29 @@ class RunSummary:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
+class FrameTracker(Protocol):
+    """What the pipeline drives: :class:`FaceTracker`, or a peer method behind the same interface."""
+
+    def step(self, image: np.ndarray) -> list[FaceResult]: ...
+    def close(self) -> None: ...
+
+
 class Sink(Protocol):
     def add(self, record: FrameRecord) -> None: ...
     def close(self) -> None: ...
     def abort(self) -> None: ...
 
 
-def build_tracker(config: PipelineConfig) -> FaceTracker:
+def build_tracker(config: PipelineConfig, timer: StageTimer = NULL_TIMER) -> FaceTracker:
     device = resolve_device(config.device)
+    if device.type == "cpu" and config.torch_threads:
+        torch.set_num_threads(config.torch_threads)
     model = load_model(config.weights, device=str(device))
-    predictor = LandmarkPredictor(model, device, use_ghcu=config.ghcu, flip_test=config.flip_test)
-    return FaceTracker(predictor, create_detector(config.detector), config.tracking)
-
-
-def track_frames(frames: Iterable[Frame], tracker: FaceTracker, on_frame: Callable[[Frame, list[FaceResult]], None]) -> None:
-    """Run the tracker over frames, calling ``on_frame`` with each frame's faces ([] when unreadable)."""
-    for frame in frames:
-        faces = tracker.step(frame.image) if frame.image is not None else []
-        on_frame(frame, faces)
+    predictor = LandmarkPredictor(
+        model, device, use_ghcu=config.ghcu, flip_test=config.flip_test, freeze=config.freeze, timer=timer,
+        num_stacks=config.num_stacks,
+    )
+    return FaceTracker(predictor, create_detector(config.detector), config.tracking, timer=timer)
 
 
 def run_video(
@@ -79,14 +95,23 @@ def run_video(
     outputs: RunOutputs,
     config: PipelineConfig = PipelineConfig(),
     progress: Callable[[int, int | None], None] | None = None,
+    timer: StageTimer = NULL_TIMER,
+    tracker: FrameTracker | None = None,
 ) -> RunSummary:
-    """Track every frame of ``source`` and write the requested outputs; nothing partial is left on failure."""
+    """Track every frame of ``source`` and write the requested outputs; nothing partial is left on failure.
+
+    With ``config.threads`` decoding runs ahead in one thread and drawing, encoding and the per-frame
+    files run behind in another, overlapping the network; results are identical either way.
+    ``tracker`` replaces the one ``config`` describes (the speed benchmark runs a peer this way).
+    """
     for path in (outputs.overlay, outputs.csv, outputs.json):
         check_output_path(path)
-    tracker = build_tracker(config)
+    if tracker is None:
+        tracker = build_tracker(config, timer)
     summary = RunSummary()
     sinks: list[Sink] = []
     writer: VideoWriter | None = None
+    worker: InOrderWorker[tuple[Frame, list[FaceResult]]] | None = None
     with VideoReader(source) as reader:
         info = reader.info
         try:
@@ -98,34 +123,51 @@ def run_video(
             if outputs.pts_dir:
                 sinks.append(PtsDirOutput(outputs.pts_dir))
             if outputs.overlay:
-                writer = VideoWriter(outputs.overlay, info, reader)
+                writer = VideoWriter(outputs.overlay, info, reader, preset=config.x264_preset)
             last_overlay: list[np.ndarray] = []
-            start = time.perf_counter()
 
-            def on_frame(frame: Frame, faces: list[FaceResult]) -> None:
-                status = UNREADABLE if frame.image is None else None
-                record = FrameRecord(frame.index, frame.time, faces, status)
-                for sink in sinks:
-                    sink.add(record)
-                summary.frames += 1
-                summary.unreadable += frame.image is None
-                summary.frames_with_faces += bool(faces)
-                summary.faces += len(faces)
-                if writer is not None:
-                    if frame.image is not None:
+            def emit(item: tuple[Frame, list[FaceResult]]) -> None:
+                frame, faces = item
+                with timer.stage("outputs"):
+                    record = FrameRecord(frame.index, frame.time, faces, UNREADABLE if frame.image is None else None)
+                    for sink in sinks:
+                        sink.add(record)
+                if writer is None:
+                    return
+                if frame.image is not None:
+                    with timer.stage("draw"):
                         last_overlay[:] = [draw_faces(frame.image, faces, config.draw)]
-                    if last_overlay:  # an unreadable frame repeats the previous one, keeping timing
+                if last_overlay:  # an unreadable frame repeats the previous one, keeping timing
+                    with timer.stage("encode"):
                         writer.write(last_overlay[0], frame.pts)
-                if progress is not None:
-                    progress(summary.frames, info.frame_count)
 
-            track_frames(reader, tracker, on_frame)
-            summary.seconds = time.perf_counter() - start
+            start = time.perf_counter()
+            if config.threads:
+                worker = InOrderWorker(emit)
+            frames = timed(reader, timer, "decode")
+            with ReadAhead(frames) if config.threads else nullcontext(frames) as decoded:
+                for frame in decoded:
+                    faces = tracker.step(frame.image) if frame.image is not None else []
+                    summary.frames += 1
+                    summary.unreadable += frame.image is None
+                    summary.frames_with_faces += bool(faces)
+                    summary.faces += len(faces)
+                    (worker.submit if worker is not None else emit)((frame, faces))
+                    if progress is not None:
+                        progress(summary.frames, info.frame_count)
+            tracker.close()
+            if worker is not None:
+                worker.finish()
             if writer is not None:
-                writer.close(source)
+                with timer.stage("encode"):
+                    writer.close(source)
             for sink in sinks:
                 sink.close()
+            summary.seconds = time.perf_counter() - start
         except BaseException:
+            tracker.close()
+            if worker is not None:
+                worker.cancel()
             if writer is not None:
                 writer.abort()
             for sink in sinks:

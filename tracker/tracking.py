@@ -1,29 +1,42 @@
 """Multi-face landmark tracking: detect, then crop each next frame from the current landmarks.
 
 Per frame: every live track is cropped from its last landmarks (optionally de-rotated by the eye
-line); the detector runs on the first frame, every ``redetect_every`` frames and whenever a track
-was lost, and its boxes that no track covers start new tracks (after a refining second pass from
+line). The detector runs on the first frame, on the frame after a track was lost, every
+``redetect_every`` frames while faces are tracked (to pick up new ones) and every ``search_every``
+frames while none is, or at once when the picture cuts to a new shot (the periodic one runs in
+the background, its boxes used one frame later); boxes that no track covers start new tracks (after a refining second pass from
 their own landmarks). A track whose mean heatmap confidence falls below ``min_confidence`` is
 dropped. All crops of a frame go through the network as one batch.
 """
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
+import cv2
 import numpy as np
 
-from tracker.detection import FaceDetector
+from tracker.detection import Detection, FaceDetector
 from tracker.geometry import FaceCrop, crop_from_points, eye_line_angle
 from tracker.predictor import LandmarkPredictor
 from tracker.smoothing import LandmarkSmoother, SmoothingConfig
+from tracker.timing import NULL_TIMER, StageTimer
 
 Source = Literal["detected", "tracked"]
+NEVER = 1 << 30  # frames since the last detection, before the first one
+THUMBNAIL_SIZE = (32, 18)  # (w, h) of the picture summary used to spot cuts
+
+
+def thumbnail(image: np.ndarray) -> np.ndarray:
+    return cv2.resize(image, THUMBNAIL_SIZE, interpolation=cv2.INTER_AREA).astype(np.float32)
 
 
 @dataclass(frozen=True)
 class TrackerConfig:
-    redetect_every: int = 15
+    redetect_every: int = 30  # frames between detections while faces are tracked (new faces)
+    search_every: int = 10  # frames between detections while no face is tracked...
+    cut_threshold: float = 20.0  # ...or at once on a cut: this mean change (0-255) of a tiny thumbnail
     min_confidence: float = 0.35  # mean heatmap peak below which a face is rejected / lost
     derotate: bool = True
     smoothing: bool = True
@@ -31,6 +44,11 @@ class TrackerConfig:
     same_face_iou: float = 0.3  # a detection overlapping a track this much is that track's face
     duplicate_iou: float = 0.5  # two tracks overlapping this much are merged (the older kept)
     refine_new_faces: bool = True
+    # While faces are tracked, the periodic detection of frame t runs in a background thread and its
+    # new faces start on frame t + detection_lag, so the network keeps working meanwhile (0: inline).
+    # The result is always used exactly that many frames later, never "when ready", so the output
+    # does not depend on timing.
+    detection_lag: int = 4
     smoothing_config: SmoothingConfig = field(default_factory=SmoothingConfig)
 
 
@@ -69,15 +87,31 @@ def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, floa
 
 
 class FaceTracker:
-    def __init__(self, predictor: LandmarkPredictor, detector: FaceDetector, config: TrackerConfig = TrackerConfig()) -> None:
+    def __init__(
+        self, predictor: LandmarkPredictor, detector: FaceDetector, config: TrackerConfig = TrackerConfig(),
+        timer: StageTimer = NULL_TIMER,
+    ) -> None:
         self.predictor = predictor
         self.detector = detector
         self.config = config
+        self.timer = timer
         self.tracks: list[Track] = []
         self.frame_index = -1
         self.next_id = 0
         self._lost = False
+        self._since_detection = NEVER
+        self._pending: Future[list[Detection]] | None = None
+        self._pending_age = 0
+        self._last_thumbnail: np.ndarray | None = None
+        self._background: ThreadPoolExecutor | None = None
         self.detections_run = 0
+
+    def close(self) -> None:
+        """Stop the background detection thread, if one was started."""
+        if self._background is not None:
+            self._background.shutdown(wait=True, cancel_futures=True)
+            self._background = None
+        self._pending = None
 
     def _crop_for(self, points: np.ndarray) -> FaceCrop:
         angle = eye_line_angle(points) if self.config.derotate else 0.0
@@ -86,10 +120,51 @@ class FaceTracker:
     def reset(self) -> None:
         self.tracks.clear()
         self._lost = False
+        self._since_detection = NEVER
+        self._last_thumbnail = None
+        if self._pending is not None:
+            self._pending.result()
+            self._pending = None
+
+    def _detect(self, image: np.ndarray) -> list[Detection]:
+        with self.timer.stage("detect"):
+            return self.detector.detect(image)
+
+    def _gather_detections(self, image: np.ndarray) -> list[Detection]:
+        """Last frame's background detections plus, when one is due now, this frame's."""
+        detections: list[Detection] = []
+        if self._pending is not None:
+            self._pending_age += 1
+            if self._pending_age >= self.config.detection_lag or not self.tracks:
+                detections, self._pending = self._pending.result(), None
+        self._since_detection += 1
+        if not self._detection_due(image):
+            return detections
+        self.detections_run += 1
+        self._since_detection = 0
+        if self.config.detection_lag > 0 and self.tracks and not self._lost and self._pending is None:
+            if self._background is None:
+                self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="detect")
+            self._pending = self._background.submit(self._detect, image.copy())  # callers may draw on image
+            self._pending_age = 0
+            return detections
+        return detections + self._detect(image)
+
+    def _detection_due(self, image: np.ndarray) -> bool:
+        cfg = self.config
+        if self._lost:
+            return True
+        if self.tracks:  # a cut loses the tracks, which triggers a detection on the next frame
+            self._last_thumbnail = None
+            return self._since_detection >= cfg.redetect_every
+        previous, self._last_thumbnail = self._last_thumbnail, thumbnail(image)
+        cut = previous is not None and float(np.abs(self._last_thumbnail - previous).mean()) > cfg.cut_threshold
+        return cut or self._since_detection >= cfg.search_every
 
     def seed(self, image: np.ndarray, crop: FaceCrop) -> list[FaceResult]:
         """Start a track from a given crop (e.g. a ground-truth box) instead of a detection."""
         self.frame_index += 1
+        self._since_detection = 0  # the seed stands in for a detection
         points, conf = self.predictor.predict(image, [crop])
         if self.config.refine_new_faces:
             points, conf = self.predictor.predict(image, [self._crop_for(points[0])])
@@ -107,15 +182,13 @@ class FaceTracker:
         self.frame_index += 1
         track_crops = [self._crop_for(t.points) for t in self.tracks]
         new_crops: list[FaceCrop] = []
-        if not self.tracks or self._lost or self.frame_index % cfg.redetect_every == 0:
-            self.detections_run += 1
-            taken = [crop_box(c) for c in track_crops]
-            for det in self.detector.detect(image):
-                crop = self.detector.calibration.crop(det.box)
-                box = crop_box(crop)
-                if all(iou(box, t) < cfg.same_face_iou for t in taken) and len(self.tracks) + len(new_crops) < cfg.max_faces:
-                    new_crops.append(crop)
-                    taken.append(box)
+        taken = [crop_box(c) for c in track_crops]
+        for det in self._gather_detections(image):
+            crop = self.detector.calibration.crop(det.box)
+            box = crop_box(crop)
+            if all(iou(box, t) < cfg.same_face_iou for t in taken) and len(self.tracks) + len(new_crops) < cfg.max_faces:
+                new_crops.append(crop)
+                taken.append(box)
         self._lost = False
         points, conf = self.predictor.predict(image, track_crops + new_crops)
         n_tracks = len(track_crops)
@@ -142,7 +215,8 @@ class FaceTracker:
         return [r for r in results if r.face_id in alive]
 
     def _result(self, track: Track, source: Source) -> FaceResult:
-        smoothed = track.smoother(track.points, track.confidence) if self.config.smoothing else track.points
+        with self.timer.stage("smoothing"):
+            smoothed = track.smoother(track.points, track.confidence) if self.config.smoothing else track.points
         return FaceResult(track.face_id, smoothed, track.confidence, source, track.points)
 
     def _drop_duplicates(self, tracks: list[Track]) -> list[Track]:

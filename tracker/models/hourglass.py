@@ -80,13 +80,31 @@ class StackedHourglass(nn.Module):
         self.merge_features = nn.ModuleList(nn.Conv2d(f, f, 1) for _ in range(config.num_stacks - 1))
         self.merge_heatmaps = nn.ModuleList(nn.Conv2d(config.num_points, f, 1) for _ in range(config.num_stacks - 1))
 
-    def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
+    def forward(self, images: torch.Tensor, num_stacks: int | None = None) -> list[torch.Tensor]:
+        """``num_stacks`` stops early, after that many stacks (each is trained to predict the heatmaps)."""
+        stacks = self.config.num_stacks if num_stacks is None else num_stacks
+        if not 1 <= stacks <= self.config.num_stacks:
+            raise ValueError(f"num_stacks must be 1..{self.config.num_stacks}, got {stacks}")
         x = self.stem(images)
         outputs = []
-        for i in range(self.config.num_stacks):
+        for i in range(stacks):
             feat = self.features[i](self.hourglasses[i](x))
             heat = self.heads[i](feat)
             outputs.append(heat)
-            if i < self.config.num_stacks - 1:
+            if i < stacks - 1:
                 x = x + self.merge_features[i](feat) + self.merge_heatmaps[i](heat)
         return outputs
+
+
+class FirstStacks(nn.Module):
+    """The first ``num_stacks`` stacks of a network, as a module (for tracing): less compute per face."""
+
+    def __init__(self, network: StackedHourglass, num_stacks: int) -> None:
+        super().__init__()
+        if not 1 <= num_stacks <= network.config.num_stacks:
+            raise ValueError(f"num_stacks must be 1..{network.config.num_stacks}, got {num_stacks}")
+        self.network = network
+        self.num_stacks = num_stacks
+
+    def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
+        return self.network(images, self.num_stacks)

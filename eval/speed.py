@@ -1,0 +1,109 @@
+"""End-to-end speed of ``tracker run`` on a real clip, beside dlib's per-frame pipeline in the same run.
+
+Every pipeline goes through the same :func:`tracker.pipeline.run_video` (decode, detect/track,
+landmarks, smoothing, drawing, H.264 encode, CSV), so only the landmark method differs. Runs are
+interleaved (ours, dlib, ours, ...) and the median of ``repeats`` is reported, so machine noise hits
+both sides alike; speeds are given as ratios to dlib measured in the same run.
+"""
+from __future__ import annotations
+
+import statistics
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from tracker.detection import HaarDetector, HaarSettings, register_detector
+from tracker.pipeline import FrameTracker, PipelineConfig, RunOutputs, run_video
+from tracker.timing import StageTimer
+from tracker.tracking import TrackerConfig
+
+STAGES = ("decode", "detect", "crop", "hourglass", "heatmap decode", "ghcu", "landmarks", "smoothing", "draw", "encode", "outputs")
+UNOPTIMISED_DETECTOR = "haar-every-angle"
+
+
+@dataclass
+class SpeedResult:
+    fps: float
+    frames: int
+    frames_with_faces: int
+    faces: int
+    stage_ms: dict[str, float] = field(default_factory=dict)  # per frame, each stage in its own thread
+    runs_fps: list[float] = field(default_factory=list)
+
+
+def variants(config: PipelineConfig) -> dict[str, PipelineConfig]:
+    """The speed/accuracy knobs of ``tracker run``, each changed alone from ``config``."""
+    register_detector(UNOPTIMISED_DETECTOR, lambda: HaarDetector(HaarSettings(retries_in_a_row=2)))
+    unoptimised = replace(
+        config, freeze=False, threads=False, torch_threads=None, x264_preset="veryfast", detector=UNOPTIMISED_DETECTOR,
+        tracking=replace(config.tracking, redetect_every=15, search_every=1, detection_lag=0),
+    )
+    return {
+        "--no-ghcu": replace(config, ghcu=False),
+        "--stacks 1": replace(config, num_stacks=1),
+        "--stacks 1 --no-ghcu": replace(config, num_stacks=1, ghcu=False),
+        "--flip-test": replace(config, flip_test=True),
+        "--redetect-every 15": replace(config, tracking=replace(config.tracking, redetect_every=15)),
+        "--search-every 1": replace(config, tracking=replace(config.tracking, search_every=1)),
+        "--no-smooth": replace(config, tracking=replace(config.tracking, smoothing=False)),
+        "before the speed work (eager, no threads, search every frame)": unoptimised,
+    }
+
+
+def _time_once(video: Path, config: PipelineConfig, make_tracker: Callable[[StageTimer], FrameTracker] | None,
+               workdir: Path) -> tuple[float, StageTimer, Any]:
+    timer = StageTimer()
+    outputs = RunOutputs(overlay=workdir / "overlay.mp4", csv=workdir / "landmarks.csv")
+    tracker = make_tracker(timer) if make_tracker is not None else None
+    summary = run_video(video, outputs, config, timer=timer, tracker=tracker)
+    return summary.fps, timer, summary
+
+
+def time_pipelines(
+    video: Path, pipelines: dict[str, tuple[PipelineConfig, Callable[[StageTimer], FrameTracker] | None]], repeats: int,
+) -> dict[str, SpeedResult]:
+    """Run every pipeline ``repeats`` times, interleaved; keep the median run's stage times."""
+    runs: dict[str, list[tuple[float, StageTimer, Any]]] = {name: [] for name in pipelines}
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(repeats):
+            for name, (config, make_tracker) in pipelines.items():
+                runs[name].append(_time_once(video, config, make_tracker, Path(tmp)))
+    results = {}
+    for name, done in runs.items():
+        fps_values = [fps for fps, _, _ in done]
+        median = sorted(done, key=lambda r: r[0])[len(done) // 2]
+        _, timer, summary = median
+        stage_ms = timer.per_frame_ms(summary.frames)
+        results[name] = SpeedResult(
+            fps=statistics.median(fps_values), frames=summary.frames, frames_with_faces=summary.frames_with_faces,
+            faces=summary.faces, stage_ms={s: stage_ms[s] for s in STAGES if s in stage_ms}, runs_fps=fps_values,
+        )
+    return results
+
+
+def run_speed_benchmark(
+    video: Path, weights: Path | None = None, device: str = "cpu", repeats: int = 3, with_variants: bool = True,
+    with_dlib: bool = True,
+) -> dict[str, Any]:
+    config = PipelineConfig(weights=weights, device=device, tracking=TrackerConfig())
+    pipelines: dict[str, tuple[PipelineConfig, Callable[[StageTimer], FrameTracker] | None]] = {"sa-tracker": (config, None)}
+    peer_note = None
+    if with_dlib:
+        from eval.peers import DlibPeer, DlibTracker
+
+        peer = DlibPeer()
+        pipelines["dlib"] = (config, lambda timer: DlibTracker(peer, timer))
+        peer_note = f"dlib HOG detector (upsample {peer.upsample}) + 68-point shape predictor, every frame"
+    results = time_pipelines(video, pipelines, repeats)
+    if with_variants:
+        knobs = {name: (cfg, None) for name, cfg in variants(config).items()}
+        results.update(time_pipelines(video, knobs, repeats))
+    reference = results["dlib"].fps if with_dlib else None
+    rows = {}
+    for name, result in results.items():
+        row = asdict(result)
+        row["speed_vs_dlib"] = result.fps / reference if reference else None
+        rows[name] = row
+    return {"benchmark": "speed", "video": str(video), "device": device, "repeats": repeats, "peer": peer_note, "rows": rows}
