@@ -356,10 +356,10 @@ def speed(
         rows = result["rows"]
         summary = {name: {"fps": r["fps"], "speed_vs_dlib": r["speed_vs_dlib"], "frames": r["frames"],
                           "frames_with_faces": r["frames_with_faces"], "faces": r["faces"],
-                          "runs_fps": " ".join(f"{v:.1f}" for v in r["runs_fps"])} for name, r in rows.items()}
+                          "detections": r["detections"], "runs_fps": " ".join(f"{v:.1f}" for v in r["runs_fps"])} for name, r in rows.items()}
         typer.echo(f"{video.name}: end to end (decode, detect/track, landmarks, draw, H.264 encode, CSV), "
                    f"median of {repeats} interleaved runs, device {device}")
-        typer.echo(format_table(summary, ("fps", "speed_vs_dlib", "frames", "frames_with_faces", "faces", "runs_fps")))
+        typer.echo(format_table(summary, ("fps", "speed_vs_dlib", "frames", "frames_with_faces", "faces", "detections", "runs_fps")))
         main_rows = {name: rows[name] for name in ("sa-tracker", "dlib") if name in rows}
         stages = [s for s in STAGES if any(s in r["stage_ms"] for r in main_rows.values())]
         typer.echo("\nms per frame in each stage (stages in other threads overlap, so they sum past the wall time)")

@@ -15,8 +15,9 @@ from tracker.datasets.vw300 import find_sequences
 from tracker.detection import create_detector
 from tracker.devices import resolve_device
 from tracker.geometry import crop_from_points
+from tracker.pipeline import PipelineConfig, build_tracker
 from tracker.predictor import LandmarkPredictor
-from tracker.tracking import FaceTracker, TrackerConfig, crop_box, iou
+from tracker.tracking import FaceTracker, crop_box, iou
 from tracker.video import VideoReader
 from tracker.weights_registry import load_model
 
@@ -97,19 +98,22 @@ def compare_video(path: Path, tracker: FaceTracker, peer: DlibPeer) -> dict[str,
 def run_comparison(w300_root: Path | None, sequences: Path | None, video: Path | None, weights: Path | None,
                    device: str, upsample: int) -> dict[str, Any]:
     dev = resolve_device(device)
-    predictor = LandmarkPredictor(load_model(weights, str(dev)), dev)
+    config = PipelineConfig(weights=weights, device=device)
+    predictor = LandmarkPredictor(load_model(weights, str(dev)), dev, freeze=True)
     peer = DlibPeer(upsample)
 
     def make_tracker() -> FaceTracker:
-        return FaceTracker(predictor, create_detector("haar"), TrackerConfig())
+        return FaceTracker(predictor, create_detector(config.detector), config.tracking)
 
     tables: dict[str, dict[str, dict[str, Any]]] = {}
     if w300_root is not None:
         tables["300-W common (still faces)"] = compare_stills(w300_root, predictor, peer)
     if sequences is not None:
         tables["stress sequences (300-VW error, outer-eye-corner normalised)"] = compare_sequences(sequences, make_tracker, peer)
-    if video is not None:
-        tables[f"video {video.name} (landmarks only, frames in memory)"] = compare_video(video, make_tracker(), peer)
+    if video is not None:  # the tracker exactly as `tracker run` builds it (threads, frozen networks)
+        tracker = build_tracker(config)
+        tables[f"video {video.name} (landmarks only, frames in memory)"] = compare_video(video, tracker, peer)
+        tracker.close()
     if not tables:
         raise ValueError("give at least one of --w300-root, --sequences, --video")
     return {"protocol": "compare", "peer": f"dlib 68-point shape predictor, HOG detector upsample {upsample}", "tables": tables}

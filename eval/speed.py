@@ -29,6 +29,7 @@ class SpeedResult:
     frames: int
     frames_with_faces: int
     faces: int
+    detections: int  # frames on which the face detector ran
     stage_ms: dict[str, float] = field(default_factory=dict)  # per frame, each stage in its own thread
     runs_fps: list[float] = field(default_factory=list)
 
@@ -41,6 +42,7 @@ def variants(config: PipelineConfig) -> dict[str, PipelineConfig]:
         tracking=replace(config.tracking, redetect_every=15, search_every=1, detection_lag=0),
     )
     return {
+        "defaults (timed again beside the knobs)": config,
         "--no-ghcu": replace(config, ghcu=False),
         "--stacks 1": replace(config, num_stacks=1),
         "--stacks 1 --no-ghcu": replace(config, num_stacks=1, ghcu=False),
@@ -48,6 +50,7 @@ def variants(config: PipelineConfig) -> dict[str, PipelineConfig]:
         "--redetect-every 15": replace(config, tracking=replace(config.tracking, redetect_every=15)),
         "--search-every 1": replace(config, tracking=replace(config.tracking, search_every=1)),
         "--no-smooth": replace(config, tracking=replace(config.tracking, smoothing=False)),
+        "--x264-preset veryfast": replace(config, x264_preset="veryfast"),
         "before the speed work (eager, no threads, search every frame)": unoptimised,
     }
 
@@ -78,7 +81,8 @@ def time_pipelines(
         stage_ms = timer.per_frame_ms(summary.frames)
         results[name] = SpeedResult(
             fps=statistics.median(fps_values), frames=summary.frames, frames_with_faces=summary.frames_with_faces,
-            faces=summary.faces, stage_ms={s: stage_ms[s] for s in STAGES if s in stage_ms}, runs_fps=fps_values,
+            faces=summary.faces, detections=timer.calls.get("detect", 0),
+            stage_ms={s: stage_ms[s] for s in STAGES if s in stage_ms}, runs_fps=fps_values,
         )
     return results
 

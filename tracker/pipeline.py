@@ -18,8 +18,8 @@ from tracker.devices import resolve_device
 from tracker.draw import DrawConfig, draw_faces
 from tracker.outputs import UNREADABLE, CsvOutput, FrameRecord, JsonOutput, PtsDirOutput, check_output_path
 from tracker.predictor import LandmarkPredictor
-from tracker.tracking import FaceResult, FaceTracker, TrackerConfig
 from tracker.timing import NULL_TIMER, StageTimer, timed
+from tracker.tracking import FaceResult, FaceTracker, TrackerConfig
 from tracker.video import X264_PRESET, Frame, VideoReader, VideoWriter
 from tracker.weights_registry import load_model
 

@@ -3,7 +3,7 @@
 Per frame: every live track is cropped from its last landmarks (optionally de-rotated by the eye
 line). The detector runs on the first frame, on the frame after a track was lost, every
 ``redetect_every`` frames while faces are tracked (to pick up new ones) and every ``search_every``
-frames while none is, or at once when the picture cuts to a new shot (the periodic one runs in
+frames at most while none is (sooner right after a loss), or at once when the picture cuts (the periodic one runs in
 the background, its boxes used one frame later); boxes that no track covers start new tracks (after a refining second pass from
 their own landmarks). A track whose mean heatmap confidence falls below ``min_confidence`` is
 dropped. All crops of a frame go through the network as one batch.
@@ -35,7 +35,9 @@ def thumbnail(image: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class TrackerConfig:
     redetect_every: int = 30  # frames between detections while faces are tracked (new faces)
-    search_every: int = 10  # frames between detections while no face is tracked...
+    # While no face is tracked the detector runs 1, 2, 4, ... frames apart, at most ``search_every``
+    # (a lost face often comes back soon; a faceless shot need not be searched on every frame)...
+    search_every: int = 12
     cut_threshold: float = 20.0  # ...or at once on a cut: this mean change (0-255) of a tiny thumbnail
     min_confidence: float = 0.35  # mean heatmap peak below which a face is rejected / lost
     derotate: bool = True
@@ -103,6 +105,8 @@ class FaceTracker:
         self._pending: Future[list[Detection]] | None = None
         self._pending_age = 0
         self._last_thumbnail: np.ndarray | None = None
+        self._idle_wait = 1  # while nothing is tracked: frames from the last search to the next
+        self._idle_gap = 1  # ...and the wait after that one
         self._background: ThreadPoolExecutor | None = None
         self.detections_run = 0
 
@@ -122,6 +126,7 @@ class FaceTracker:
         self._lost = False
         self._since_detection = NEVER
         self._last_thumbnail = None
+        self._idle_wait = self._idle_gap = 1
         if self._pending is not None:
             self._pending.result()
             self._pending = None
@@ -156,10 +161,16 @@ class FaceTracker:
             return True
         if self.tracks:  # a cut loses the tracks, which triggers a detection on the next frame
             self._last_thumbnail = None
+            self._idle_wait = self._idle_gap = 1
             return self._since_detection >= cfg.redetect_every
         previous, self._last_thumbnail = self._last_thumbnail, thumbnail(image)
         cut = previous is not None and float(np.abs(self._last_thumbnail - previous).mean()) > cfg.cut_threshold
-        return cut or self._since_detection >= cfg.search_every
+        if cut:
+            self._idle_gap = 1
+        due = cut or self._since_detection >= self._idle_wait
+        if due:
+            self._idle_wait, self._idle_gap = self._idle_gap, min(2 * self._idle_gap, cfg.search_every)
+        return due
 
     def seed(self, image: np.ndarray, crop: FaceCrop) -> list[FaceResult]:
         """Start a track from a given crop (e.g. a ground-truth box) instead of a detection."""
