@@ -36,7 +36,7 @@ class SpeedResult:
 
 def variants(config: PipelineConfig) -> dict[str, PipelineConfig]:
     """The speed/accuracy knobs of ``tracker run``, each changed alone from ``config``."""
-    register_detector(UNOPTIMISED_DETECTOR, lambda: HaarDetector(HaarSettings(retries_in_a_row=2)))
+    register_detector(UNOPTIMISED_DETECTOR, lambda: HaarDetector(HaarSettings(retries_in_a_row=2, retry_max_side=HaarSettings.max_side)))
     unoptimised = replace(
         config, freeze=False, threads=False, torch_threads=None, x264_preset="veryfast", detector=UNOPTIMISED_DETECTOR,
         tracking=replace(config.tracking, redetect_every=15, search_every=1, detection_lag=0),

@@ -178,14 +178,16 @@ def test_background_detection_is_used_exactly_lag_frames_later():
     assert used[3] == [0, 7]  # frame 8's detection would arrive on frame 11
 
 
-def test_haar_tries_every_angle_once_then_one_angle_per_call():
-    detector = HaarDetector(HaarSettings(retry_angles=(20.0, -20.0), retries_in_a_row=1))
+def test_haar_tries_every_angle_once_then_one_angle_per_call_at_reduced_size():
+    detector = HaarDetector(HaarSettings(retry_angles=(20.0, -20.0), retries_in_a_row=1, max_side=64, retry_max_side=32))
     tried = []
-    detector._detect_at = lambda view, angle: tried.append(angle) or []
-    blank = np.zeros((40, 40, 3), np.uint8)
+    detector._detect_at = lambda view, angle: tried.append((angle, view[0].shape)) or []
+    blank = np.zeros((40, 64, 3), np.uint8)
     for _ in range(3):
         detector.detect(blank)
-    assert tried == [0.0, 20.0, -20.0, 0.0, 20.0, 0.0, -20.0]
+    assert [a for a, _ in tried] == [0.0, 20.0, -20.0, 0.0, 20.0, 0.0, -20.0]
+    assert {shape for a, shape in tried if a == 0.0} == {(40, 64)}
+    assert {shape for a, shape in tried if a != 0.0} == {(20, 32)}
 
 
 def test_threaded_and_plain_pipelines_write_identical_outputs(tmp_path, tiny_weights):
