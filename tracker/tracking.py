@@ -136,7 +136,8 @@ class FaceTracker:
             return self.detector.detect(image)
 
     def _gather_detections(self, image: np.ndarray) -> list[Detection]:
-        """Last frame's background detections plus, when one is due now, this frame's."""
+        """The background detection started ``detection_lag`` frames ago (at once if every track was
+        lost meanwhile) plus, when one is due now and cannot go to the background, this frame's."""
         detections: list[Detection] = []
         if self._pending is not None:
             self._pending_age += 1
