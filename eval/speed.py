@@ -34,13 +34,22 @@ class SpeedResult:
     runs_fps: list[float] = field(default_factory=list)
 
 
-def variants(config: PipelineConfig) -> dict[str, PipelineConfig]:
-    """The speed/accuracy knobs of ``tracker run``, each changed alone from ``config``."""
+def settings_before_speed_work(config: PipelineConfig) -> PipelineConfig:
+    """``config`` with the pipeline and detection schedule this project had before its speed work.
+
+    Not switched back (no setting for them): slice- instead of frame-threaded decoding, and the
+    heatmap decoder taking logs of the 3x3 peak patch only (same results).
+    """
     register_detector(UNOPTIMISED_DETECTOR, lambda: HaarDetector(HaarSettings(retries_in_a_row=2, retry_max_side=HaarSettings.max_side)))
-    unoptimised = replace(
+    return replace(
         config, freeze=False, threads=False, torch_threads=None, x264_preset="veryfast", detector=UNOPTIMISED_DETECTOR,
         tracking=replace(config.tracking, redetect_every=15, search_every=1, detection_lag=0),
     )
+
+
+def variants(config: PipelineConfig) -> dict[str, PipelineConfig]:
+    """The speed/accuracy knobs of ``tracker run``, each changed alone from ``config``."""
+    unoptimised = settings_before_speed_work(config)
     return {
         "defaults (timed again beside the knobs)": config,
         "--no-ghcu": replace(config, ghcu=False),

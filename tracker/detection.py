@@ -66,8 +66,8 @@ class HaarSettings:
     # search in a run of faceless frames costs one full pass and one quarter-size pass.
     retry_angles: tuple[float, ...] = (20.0, -20.0)
     retries_in_a_row: int = 1  # angles tried by a faceless call that follows a faceless call
-    # Retries run at this longest side: a quarter of the pixels at 640x360 (a 28 instead of 110 ms
-    # pass); rolled faces narrower than about 2 x min_face pixels are then only found upright.
+    # Retries run at this longest side: a quarter of the pixels at 640x360 (about a quarter of the
+    # time of a full pass); rolled faces narrower than about 2 x min_face pixels are only found upright.
     retry_max_side: int = 320
 
 

@@ -36,7 +36,7 @@ class PipelineConfig:
     num_stacks: int | None = None  # run only the first N hourglass stacks (faster, less accurate)
     tracking: TrackerConfig = field(default_factory=TrackerConfig)
     draw: DrawConfig = field(default_factory=DrawConfig)
-    freeze: bool = True  # frozen TorchScript networks on the CPU (same outputs, ~2x faster)
+    freeze: bool = True  # frozen TorchScript networks on the CPU (same outputs, ~1.5x faster)
     threads: bool = True  # decode ahead and encode behind the tracker in their own threads
     # PyTorch CPU threads. One is faster end to end on small CPUs: a batch-1 network scales poorly
     # across cores and idle OpenMP workers spin, starving the decode, encode and detection threads.

@@ -1,7 +1,8 @@
-"""Wall-clock time per pipeline stage, for the speed benchmark and ``tracker run --timings``.
+"""Wall-clock time per pipeline stage, for the speed benchmark (``tracker eval speed``).
 
 Stages may run in different threads (decode, compute, draw/encode overlap), so their sum can
-exceed the end-to-end time. A disabled timer costs one attribute check per stage.
+exceed the end-to-end time. A disabled timer (the default everywhere else) only enters and leaves
+an empty context per stage.
 """
 from __future__ import annotations
 

@@ -80,11 +80,14 @@ class StackedHourglass(nn.Module):
         self.merge_features = nn.ModuleList(nn.Conv2d(f, f, 1) for _ in range(config.num_stacks - 1))
         self.merge_heatmaps = nn.ModuleList(nn.Conv2d(config.num_points, f, 1) for _ in range(config.num_stacks - 1))
 
+    def check_num_stacks(self, num_stacks: int) -> int:
+        if not 1 <= num_stacks <= self.config.num_stacks:
+            raise ValueError(f"num_stacks must be 1..{self.config.num_stacks}, got {num_stacks}")
+        return num_stacks
+
     def forward(self, images: torch.Tensor, num_stacks: int | None = None) -> list[torch.Tensor]:
         """``num_stacks`` stops early, after that many stacks (each is trained to predict the heatmaps)."""
-        stacks = self.config.num_stacks if num_stacks is None else num_stacks
-        if not 1 <= stacks <= self.config.num_stacks:
-            raise ValueError(f"num_stacks must be 1..{self.config.num_stacks}, got {stacks}")
+        stacks = self.config.num_stacks if num_stacks is None else self.check_num_stacks(num_stacks)
         x = self.stem(images)
         outputs = []
         for i in range(stacks):
@@ -101,10 +104,8 @@ class FirstStacks(nn.Module):
 
     def __init__(self, network: StackedHourglass, num_stacks: int) -> None:
         super().__init__()
-        if not 1 <= num_stacks <= network.config.num_stacks:
-            raise ValueError(f"num_stacks must be 1..{network.config.num_stacks}, got {num_stacks}")
         self.network = network
-        self.num_stacks = num_stacks
+        self.num_stacks = network.check_num_stacks(num_stacks)
 
     def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
         return self.network(images, self.num_stacks)
