@@ -17,6 +17,7 @@ from tracker.detection import create_detector
 from tracker.devices import DeviceError, resolve_device
 from tracker.models import WeightsError
 from tracker.predictor import LandmarkPredictor
+from tracker.quantization import use_int8
 from tracker.tracking import FaceTracker, TrackerConfig
 from tracker.video import VideoError
 from tracker.weights_registry import load_model
@@ -30,6 +31,7 @@ JsonOpt = Annotated[Path | None, typer.Option("--json", help="write the results 
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda")]
 CedOpt = Annotated[Path | None, typer.Option("--ced", help="write the cumulative error distribution plot (PNG)")]
 FlipOpt = Annotated[bool, typer.Option("--flip-test", help="average with the mirrored crop (2x the network time)")]
+PrecisionOpt = Annotated[str, typer.Option("--precision", help="auto | float | int8 (auto: int8 on a CPU when the weights allow)")]
 StacksOpt = Annotated[int | None, typer.Option("--stacks", min=1, help="run only the first N hourglass stacks")]
 COLUMNS = ("n_faces", "nme_ip", "nme_io", "auc_0.08", "fr_0.08", "auc_0.10", "fr_0.10")
 
@@ -44,13 +46,17 @@ def user_errors() -> Iterator[None]:
 
 
 def _predictor(
-    weights: Path | None, ghcu: bool, device: str, flip_test: bool = False, stacks: int | None = None
+    weights: Path | None, ghcu: bool, device: str, flip_test: bool = False, stacks: int | None = None,
+    precision: str = "auto",
 ) -> LandmarkPredictor:
+    """The predictor ``tracker run`` would use for these settings (frozen; int8 where ``auto`` picks it)."""
     dev = resolve_device(device)
     model = load_model(weights, str(dev))
     if ghcu and model.ghcu is None:
         typer.echo("note: these weights have no GHCU; evaluating the hourglass alone", err=True)
-    return LandmarkPredictor(model, dev, use_ghcu=ghcu, flip_test=flip_test, freeze=True, num_stacks=stacks)
+    return LandmarkPredictor(
+        model, dev, use_ghcu=ghcu, flip_test=flip_test, freeze=True, num_stacks=stacks, int8=use_int8(precision, model, dev),
+    )
 
 
 class W300Subset(str, Enum):
@@ -74,12 +80,14 @@ def eval_300w(
     subset: Annotated[W300Subset, typer.Option(help="common | challenge | full")] = W300Subset.common,
     weights: WeightsOpt = None, ghcu: GhcuOpt = True, device: DeviceOpt = "auto",
     json: JsonOpt = None, ced: CedOpt = None, flip_test: FlipOpt = False, stacks: StacksOpt = None,
+    precision: PrecisionOpt = "auto",
 ) -> None:
     """NME (inter-pupil and inter-ocular), AUC and failure rate; box = canonical crop of the ground truth."""
     with user_errors():
-        result, errors, note = evaluate_300w(root, subset.value, _predictor(weights, ghcu, device, flip_test, stacks))
+        result, errors, note = evaluate_300w(root, subset.value, _predictor(weights, ghcu, device, flip_test, stacks, precision))
         result["flip_test"] = flip_test
         result["stacks"] = stacks
+        result["precision"] = precision
         if note:
             typer.echo(f"note: {note}")
         typer.echo(format_table({f"300-W {subset.value}": result}, COLUMNS))
@@ -100,13 +108,14 @@ def eval_aflw(
     images: Annotated[Path, typer.Option(help="AFLW image folder")],
     subset: Annotated[AflwSubset, typer.Option(help="full | frontal")] = AflwSubset.full,
     weights: WeightsOpt = None, ghcu: GhcuOpt = True, device: DeviceOpt = "auto", json: JsonOpt = None,
+    precision: PrecisionOpt = "auto",
 ) -> None:
     """Face-size NME (sqrt(w*h) of the AFLW box) over visible points; needs 19-point weights."""
     from tracker.datasets import aflw
 
     with user_errors():
         faces = aflw.load(mat, images, subset.value)
-        predictor = _predictor(weights, ghcu, device)
+        predictor = _predictor(weights, ghcu, device, precision=precision)
         if predictor.num_points != aflw.NUM_AFLW_POINTS:
             raise ValueError("AFLW needs weights trained on its 19-point markup (tracker train --data aflw)")
         errors = still_errors(predict_faces(predictor, faces), faces, with_box=True)
@@ -184,7 +193,7 @@ def eval_300vw(
     videos: Annotated[str | None, typer.Option(help="ID,ID,... or 'found' for every video folder under the root")] = None,
     init: Annotated[str, typer.Option(help="detector | ground-truth: what starts each video's track")] = "detector",
     weights: WeightsOpt = None, ghcu: GhcuOpt = True, smooth: SmoothOpt = True, device: DeviceOpt = "auto",
-    json: JsonOpt = None,
+    json: JsonOpt = None, precision: PrecisionOpt = "auto",
 ) -> None:
     """Track each test video as a video and score annotated frames (outer-eye-corner normalised)."""
     with user_errors():
@@ -193,7 +202,7 @@ def eval_300vw(
         if init not in ("detector", "ground-truth"):
             raise ValueError("--init must be detector or ground-truth")
         tracking = replace(TrackerConfig(), smoothing=smooth)
-        result, absent = evaluate_300vw(root, category, videos, _predictor(weights, ghcu, device), tracking, init)
+        result, absent = evaluate_300vw(root, category, videos, _predictor(weights, ghcu, device, precision=precision), tracking, init)
         if absent:
             typer.echo(f"note: {len(absent)} requested video(s) absent under {root}: {', '.join(absent[:10])}{' ...' if len(absent) > 10 else ''}")
         typer.echo(f"initialisation: {init}")
@@ -218,7 +227,8 @@ def ablation(
         for name, path, use_ghcu in (("HG", hg, False), ("HG+SA", hg_sa, False), ("HG+GHCU", hg_ghcu, True), ("HG+SA+GHCU", hg_sa_ghcu, True)):
             if path is None:
                 continue
-            rows[name], _, note = evaluate_300w(root, subset.value, _predictor(path, use_ghcu, device))
+            # float for every row: the table compares training stages, not arithmetic
+            rows[name], _, note = evaluate_300w(root, subset.value, _predictor(path, use_ghcu, device, precision="float"))
         if note:
             typer.echo(f"note: {note}")
         typer.echo(format_table(rows, COLUMNS))
@@ -265,14 +275,14 @@ def make_sequences_cmd(
 def steadiness_cmd(
     video: Annotated[Path, typer.Argument(help="an unannotated video with faces")],
     weights: WeightsOpt = None, ghcu: GhcuOpt = True, smooth: SmoothOpt = True, device: DeviceOpt = "auto",
-    json: JsonOpt = None,
+    json: JsonOpt = None, precision: PrecisionOpt = "auto",
 ) -> None:
     """Frame-to-frame jitter (% of inter-ocular distance) with the face's own motion factored out."""
     from eval.steadiness import video_jitter
     from tracker.video import VideoReader
 
     with user_errors():
-        tracker = FaceTracker(_predictor(weights, ghcu, device), create_detector("haar"), replace(TrackerConfig(), smoothing=smooth))
+        tracker = FaceTracker(_predictor(weights, ghcu, device, precision=precision), create_detector("haar"), replace(TrackerConfig(), smoothing=smooth))
         per_frame: list[dict[int, np.ndarray]] = []
         with VideoReader(video) as reader:
             for frame in reader:

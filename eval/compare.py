@@ -17,6 +17,7 @@ from tracker.devices import resolve_device
 from tracker.geometry import crop_from_points
 from tracker.pipeline import PipelineConfig, build_tracker
 from tracker.predictor import LandmarkPredictor
+from tracker.quantization import use_int8
 from tracker.tracking import FaceTracker, crop_box, iou
 from tracker.video import VideoReader
 from tracker.weights_registry import load_model
@@ -99,7 +100,8 @@ def run_comparison(w300_root: Path | None, sequences: Path | None, video: Path |
                    device: str, upsample: int) -> dict[str, Any]:
     dev = resolve_device(device)
     config = PipelineConfig(weights=weights, device=device)
-    predictor = LandmarkPredictor(load_model(weights, str(dev)), dev, freeze=True)
+    model = load_model(weights, str(dev))
+    predictor = LandmarkPredictor(model, dev, freeze=True, int8=use_int8(config.precision, model, dev))
     peer = DlibPeer(upsample)
 
     def make_tracker() -> FaceTracker:

@@ -43,6 +43,7 @@ def settings_before_speed_work(config: PipelineConfig) -> PipelineConfig:
     register_detector(UNOPTIMISED_DETECTOR, lambda: HaarDetector(HaarSettings(retries_in_a_row=2, retry_max_side=HaarSettings.max_side)))
     return replace(
         config, freeze=False, threads=False, torch_threads=None, x264_preset="veryfast", detector=UNOPTIMISED_DETECTOR,
+        precision="float", face_threads=1,
         tracking=replace(config.tracking, redetect_every=15, search_every=1, detection_lag=0),
     )
 
@@ -52,6 +53,8 @@ def variants(config: PipelineConfig) -> dict[str, PipelineConfig]:
     unoptimised = settings_before_speed_work(config)
     return {
         "defaults (timed again beside the knobs)": config,
+        "--precision float": replace(config, precision="float"),
+        "--face-threads 1": replace(config, face_threads=1),
         "--no-ghcu": replace(config, ghcu=False),
         "--stacks 1": replace(config, num_stacks=1),
         "--stacks 1 --no-ghcu": replace(config, num_stacks=1, ghcu=False),
@@ -60,7 +63,7 @@ def variants(config: PipelineConfig) -> dict[str, PipelineConfig]:
         "--search-every 1": replace(config, tracking=replace(config.tracking, search_every=1)),
         "--no-smooth": replace(config, tracking=replace(config.tracking, smoothing=False)),
         "--x264-preset veryfast": replace(config, x264_preset="veryfast"),
-        "before the speed work (eager, no threads, search every frame)": unoptimised,
+        "before the speed work (eager float, no threads, search every frame)": unoptimised,
     }
 
 

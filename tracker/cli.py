@@ -30,6 +30,7 @@ WeightsOpt = Annotated[Path | None, typer.Option("--weights", help="weights file
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda")]
 GhcuOpt = Annotated[bool, typer.Option("--ghcu/--no-ghcu", help="apply the GHCU correction")]
 SmoothOpt = Annotated[bool, typer.Option("--smooth/--no-smooth", help="Kalman smoothing over time")]
+PrecisionOpt = Annotated[str, typer.Option("--precision", help="hourglass arithmetic: auto (int8 on a CPU when the weights allow) | float | int8")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or summary")]
 
 
@@ -72,9 +73,11 @@ def progress_bar(quiet: bool, label: str) -> Iterator[Callable[[int, int | None]
 
 def _config(weights: Path | None, device: str, ghcu: bool, smooth: bool, redetect_every: int, derotate: bool,
             lines: bool, detector: str, flip_test: bool = False, stacks: int | None = None,
-            search_every: int = TrackerConfig.search_every, preset: str = X264_PRESET) -> PipelineConfig:
+            search_every: int = TrackerConfig.search_every, preset: str = X264_PRESET, precision: str = "auto",
+            face_threads: int | None = None) -> PipelineConfig:
     return PipelineConfig(
         weights=weights, device=device, detector=detector, ghcu=ghcu, flip_test=flip_test, num_stacks=stacks,
+        precision=precision, face_threads=face_threads,
         tracking=TrackerConfig(
             redetect_every=max(1, redetect_every), search_every=max(1, search_every), smoothing=smooth, derotate=derotate
         ),
@@ -111,6 +114,8 @@ def run(
     flip_test: Annotated[bool, typer.Option("--flip-test", help="also run the mirrored crop: more accurate, 2x network time")] = False,
     stacks: Annotated[int | None, typer.Option("--stacks", min=1, help="run only the first N hourglass stacks: faster, less accurate")] = None,
     x264_preset: Annotated[str, typer.Option(help="overlay encoding: ultrafast (fastest, bigger) ... veryslow")] = X264_PRESET,
+    precision: PrecisionOpt = "auto",
+    face_threads: Annotated[int | None, typer.Option(min=1, help="CPU threads sharing a frame's faces (default: one per core, up to 4)")] = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Track 68 landmarks on every face of VIDEO and write an overlay and/or per-frame files."""
@@ -119,7 +124,8 @@ def run(
         fail("nothing to write: give --out, --csv, --json and/or --pts-dir")
     with user_errors(), progress_bar(quiet, video.name) as progress:
         config = _config(
-            weights, device, ghcu, smooth, redetect_every, derotate, lines, detector, flip_test, stacks, search_every, x264_preset
+            weights, device, ghcu, smooth, redetect_every, derotate, lines, detector, flip_test, stacks, search_every, x264_preset,
+            precision, face_threads,
         )
         summary = run_video(video, outputs, config, progress)
     _report(summary, outputs, quiet)

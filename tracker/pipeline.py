@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -18,12 +19,15 @@ from tracker.devices import resolve_device
 from tracker.draw import DrawConfig, draw_faces
 from tracker.outputs import UNREADABLE, CsvOutput, FrameRecord, JsonOutput, PtsDirOutput, check_output_path
 from tracker.predictor import LandmarkPredictor
+from tracker.quantization import use_int8
 from tracker.timing import NULL_TIMER, StageTimer, timed
 from tracker.tracking import FaceResult, FaceTracker, TrackerConfig
 from tracker.video import X264_PRESET, Frame, VideoReader, VideoWriter
 from tracker.weights_registry import load_model
 
 log = logging.getLogger(__name__)
+
+MAX_FACE_THREADS = 4
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,12 @@ class PipelineConfig:
     # PyTorch CPU threads. One is faster end to end on small CPUs: a batch-1 network scales poorly
     # across cores and idle OpenMP workers spin, starving the decode, encode and detection threads.
     torch_threads: int | None = 1
+    # Threads that share a frame's faces on the CPU (None: one per core, at most MAX_FACE_THREADS;
+    # always 1 on a GPU, which takes the faces as one batch).
+    face_threads: int | None = None
+    # Hourglass arithmetic: "int8" (CPU; weights calibrated by `tracker quantize`), "float", or "auto":
+    # int8 where the weights and this CPU allow it, float elsewhere.
+    precision: str = "auto"
     x264_preset: str = X264_PRESET  # overlay encoding speed: ultrafast ... veryslow (smaller files)
 
 
@@ -78,6 +88,14 @@ class Sink(Protocol):
     def abort(self) -> None: ...
 
 
+def face_threads_for(config: PipelineConfig, device: torch.device) -> int:
+    if device.type != "cpu":
+        return 1
+    if config.face_threads is not None:
+        return config.face_threads
+    return max(1, min(os.cpu_count() or 1, MAX_FACE_THREADS))
+
+
 def build_tracker(config: PipelineConfig, timer: StageTimer = NULL_TIMER) -> FaceTracker:
     device = resolve_device(config.device)
     if device.type == "cpu" and config.torch_threads:
@@ -85,7 +103,8 @@ def build_tracker(config: PipelineConfig, timer: StageTimer = NULL_TIMER) -> Fac
     model = load_model(config.weights, device=str(device))
     predictor = LandmarkPredictor(
         model, device, use_ghcu=config.ghcu, flip_test=config.flip_test, freeze=config.freeze, timer=timer,
-        num_stacks=config.num_stacks,
+        num_stacks=config.num_stacks, face_threads=face_threads_for(config, device),
+        int8=use_int8(config.precision, model, device),
     )
     return FaceTracker(predictor, create_detector(config.detector), config.tracking, timer=timer)
 

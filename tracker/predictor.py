@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +15,7 @@ from tracker.inference import freeze_for_inference
 from tracker.markup import flip_permutation
 from tracker.models import LandmarkModel
 from tracker.models.hourglass import STEM_STRIDE, FirstStacks
+from tracker.quantization import QuantizationError, quantize
 from tracker.timing import NULL_TIMER, StageTimer
 
 PIXEL_MEAN = 0.5
@@ -44,6 +46,12 @@ class CropPrediction:
     confidence: torch.Tensor
     heatmaps: torch.Tensor
 
+    @staticmethod
+    def concat(parts: Sequence[CropPrediction]) -> CropPrediction:
+        if len(parts) == 1:
+            return parts[0]
+        return CropPrediction(*(torch.cat(field) for field in zip(*((p.points, p.confidence, p.heatmaps) for p in parts))))
+
 
 class LandmarkPredictor:
     """Batched crops -> landmarks.
@@ -52,13 +60,22 @@ class LandmarkPredictor:
     ``freeze`` runs frozen TorchScript graphs on the CPU (same outputs to ~1e-6, about 1.5x faster);
     they snapshot the weights, so code that keeps training the model (validation) leaves it off.
     ``num_stacks`` runs only the first stacks of the hourglass (faster, less accurate).
+    ``int8`` runs the hourglass quantized to int8 (CPU, weights with int8 ranges; see
+    ``tracker.quantization``).
+    ``face_threads`` > 1 splits a batch of faces over that many threads (CPU: a batch-1 network uses
+    one core well but two poorly, so two faces on two threads finish in about the time of one).
     """
 
     def __init__(
         self, model: LandmarkModel, device: torch.device | str = "cpu", use_ghcu: bool = True, flip_test: bool = False,
-        freeze: bool = False, timer: StageTimer = NULL_TIMER, num_stacks: int | None = None,
+        freeze: bool = False, timer: StageTimer = NULL_TIMER, num_stacks: int | None = None, face_threads: int = 1,
+        int8: bool = False,
     ) -> None:
+        if face_threads < 1:
+            raise ValueError(f"face_threads must be at least 1, got {face_threads}")
         self.device = torch.device(device)
+        self.face_threads = face_threads
+        self._pool: ThreadPoolExecutor | None = None
         self.flip_test = flip_test
         self.timer = timer
         self.num_points = model.config.num_points
@@ -68,16 +85,40 @@ class LandmarkPredictor:
         network = model.hourglass.to(self.device).eval().to(memory_format=torch.channels_last)
         self.hourglass: nn.Module = network if num_stacks is None else FirstStacks(network, num_stacks)
         self.ghcu = model.ghcu.to(self.device).eval() if (use_ghcu and model.ghcu is not None) else None
+        image = to_network_input(np.zeros((1, self.input_size, self.input_size, 3), np.uint8))
+        self.int8 = int8
+        if int8:
+            if self.device.type != "cpu":
+                raise QuantizationError("int8 inference runs on the CPU only")
+            if model.int8_ranges is None:
+                raise QuantizationError("these weights carry no int8 ranges (add them with `tracker quantize`)")
+            stacks = FirstStacks(network, num_stacks or model.config.num_stacks)
+            self.hourglass = quantize(stacks, model.int8_ranges, image)
         if freeze and self.device.type == "cpu":
-            image = to_network_input(np.zeros((1, self.input_size, self.input_size, 3), np.uint8))
             self.hourglass = freeze_for_inference(self.hourglass, image)
             if self.ghcu is not None:
                 maps = torch.zeros(1, self.num_points, self.heatmap_size, self.heatmap_size)
                 self.ghcu = freeze_for_inference(self.ghcu, maps, torch.zeros(1, self.num_points, 2))
 
-    @torch.inference_mode()
+    def close(self) -> None:
+        """Stop the face threads, if any were started."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
     def predict_batch(self, crops: np.ndarray | torch.Tensor) -> CropPrediction:
         """Predict on (B, S, S, 3) uint8 crops already warped to the input size."""
+        parts = np.array_split(np.arange(len(crops)), min(self.face_threads, max(len(crops), 1)))
+        if len(parts) == 1:
+            return self._predict_chunk(crops)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.face_threads - 1, thread_name_prefix="faces")
+        others = [self._pool.submit(self._predict_chunk, crops[idx[0] : idx[-1] + 1]) for idx in parts[1:]]
+        first = self._predict_chunk(crops[parts[0][0] : parts[0][-1] + 1])  # this thread takes a share too
+        return CropPrediction.concat([first] + [f.result() for f in others])
+
+    @torch.inference_mode()  # thread-local, so here rather than on predict_batch
+    def _predict_chunk(self, crops: np.ndarray | torch.Tensor) -> CropPrediction:
         timer = self.timer
         with timer.stage("hourglass"):
             x = to_network_input(crops, self.device)

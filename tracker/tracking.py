@@ -111,11 +111,12 @@ class FaceTracker:
         self.detections_run = 0
 
     def close(self) -> None:
-        """Stop the background detection thread, if one was started."""
+        """Stop the background detection thread and the predictor's face threads, if started."""
         if self._background is not None:
             self._background.shutdown(wait=True, cancel_futures=True)
             self._background = None
         self._pending = None
+        self.predictor.close()
 
     def _crop_for(self, points: np.ndarray) -> FaceCrop:
         angle = eye_line_angle(points) if self.config.derotate else 0.0

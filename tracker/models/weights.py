@@ -25,6 +25,8 @@ class LandmarkModel:
     hourglass: StackedHourglass
     ghcu: GHCU | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    # Activation ranges for int8 CPU inference (``tracker.quantization``), from ``tracker quantize``.
+    int8_ranges: dict[str, list[float]] | None = None
 
     @property
     def config(self) -> HourglassConfig:
@@ -52,6 +54,8 @@ def save_weights(path: str | os.PathLike[str], model: LandmarkModel, half: bool 
         cfg["channels"] = list(cfg["channels"])
         payload["ghcu_config"] = cfg
         payload["ghcu"] = _to_state(model.ghcu, half)
+    if model.int8_ranges is not None:
+        payload["int8_ranges"] = {k: [float(v) for v in span] for k, span in model.int8_ranges.items()}
     path = Path(path)
     tmp = path.with_name(path.name + ".partial")
     torch.save(payload, tmp)
@@ -76,4 +80,6 @@ def load_weights(path: str | os.PathLike[str], map_location: str | torch.device 
         cfg["channels"] = tuple(cfg["channels"])
         ghcu = GHCU(GHCUConfig(**cfg))
         ghcu.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["ghcu"].items()})
-    return LandmarkModel(hourglass.eval(), ghcu.eval() if ghcu is not None else None, dict(payload.get("meta", {})))
+    return LandmarkModel(
+        hourglass.eval(), ghcu.eval() if ghcu is not None else None, dict(payload.get("meta", {})), payload.get("int8_ranges"),
+    )
