@@ -374,5 +374,8 @@ def speed(
         stages = [s for s in STAGES if any(s in r["stage_ms"] for r in main_rows.values())]
         typer.echo("\nms per frame in each stage (stages in other threads overlap, so they sum past the wall time)")
         typer.echo(format_table({n: {s: r["stage_ms"].get(s) for s in stages} for n, r in main_rows.items()}, tuple(stages)))
+        if network := result["network_ms_per_face"]:
+            typer.echo("\nhourglass alone, ms per face (frozen, batch 1, one PyTorch thread; median of interleaved rounds)")
+            typer.echo(format_table({p: {"ms_per_face": ms, "vs_float": network["float"] / ms} for p, ms in network.items()}, ("ms_per_face", "vs_float")))
         if json:
             write_json(json, result)

@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import statistics
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from tracker.detection import HaarDetector, HaarSettings, register_detector
+from tracker.devices import resolve_device
 from tracker.pipeline import FrameTracker, PipelineConfig, RunOutputs, run_video
 from tracker.timing import StageTimer
 from tracker.tracking import TrackerConfig
 
 STAGES = ("decode", "detect", "crop", "hourglass", "heatmap decode", "ghcu", "landmarks", "smoothing", "draw", "encode", "outputs")
 UNOPTIMISED_DETECTOR = "haar-every-angle"
+NETWORK_ROUNDS = 10
+NETWORK_CALLS_PER_ROUND = 10
 
 
 @dataclass
@@ -99,6 +103,41 @@ def time_pipelines(
     return results
 
 
+def time_network(
+    weights: Path | None, rounds: int = NETWORK_ROUNDS, calls: int = NETWORK_CALLS_PER_ROUND,
+) -> dict[str, float]:
+    """Median ms per face of the hourglass alone (frozen, batch 1, one PyTorch thread) in each precision
+    the weights allow, interleaved: the like-for-like network cost, whatever faces a clip's tracks keep."""
+    import numpy as np
+    import torch
+
+    from tracker.predictor import LandmarkPredictor, to_network_input
+    from tracker.quantization import use_int8
+    from tracker.weights_registry import load_model
+
+    model = load_model(weights)
+    cpu = torch.device("cpu")
+    precisions = ["float"] + (["int8"] if use_int8("auto", model, cpu) else [])
+    networks = {p: LandmarkPredictor(model, cpu, use_ghcu=False, freeze=True, int8=p == "int8").hourglass for p in precisions}
+    size = model.config.input_size
+    x = to_network_input(np.random.default_rng(0).integers(0, 255, (1, size, size, 3), dtype=np.uint8))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    times: dict[str, list[float]] = {p: [] for p in precisions}
+    try:
+        with torch.inference_mode():
+            for _ in range(rounds):
+                for name, network in networks.items():
+                    network(x)  # warm
+                    start = time.perf_counter()
+                    for _ in range(calls):
+                        network(x)
+                    times[name].append(1e3 * (time.perf_counter() - start) / calls)
+    finally:
+        torch.set_num_threads(threads)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
 def run_speed_benchmark(
     video: Path, weights: Path | None = None, device: str = "cpu", repeats: int = 3, with_variants: bool = True,
     with_dlib: bool = True,
@@ -122,4 +161,6 @@ def run_speed_benchmark(
         row = asdict(result)
         row["speed_vs_dlib"] = result.fps / reference if reference else None
         rows[name] = row
-    return {"benchmark": "speed", "video": str(video), "device": device, "repeats": repeats, "peer": peer_note, "rows": rows}
+    network_ms = time_network(weights) if resolve_device(device).type == "cpu" else {}
+    return {"benchmark": "speed", "video": str(video), "device": device, "repeats": repeats, "peer": peer_note, "rows": rows,
+            "network_ms_per_face": network_ms}

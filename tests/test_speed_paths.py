@@ -242,3 +242,5 @@ def test_speed_benchmark_times_both_pipelines_and_the_knobs(tmp_path, tiny_weigh
     assert rows["dlib"]["detections"] == 6  # dlib detects on every frame
     assert {"decode", "detect", "encode"} <= set(rows["sa-tracker"]["stage_ms"])  # noise frames: no face
     assert {"detect", "landmarks"} <= set(rows["dlib"]["stage_ms"])
+    assert set(result["network_ms_per_face"]) == {"float"}  # the tiny test weights carry no int8 ranges
+    assert result["network_ms_per_face"]["float"] > 0
