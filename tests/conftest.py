@@ -1,6 +1,7 @@
 """Fixtures the tests build themselves: synthetic faces, tiny weights, small videos."""
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -9,12 +10,19 @@ import numpy as np
 import pytest
 import torch
 
+from tracker.inference import CACHE_ENV
 from tracker.markup import FLIP_PERMUTATION, NUM_POINTS
 from tracker.models import GHCU, GHCUConfig, HourglassConfig, LandmarkModel, StackedHourglass, save_weights
 from tracker.pts import write_pts
 from tracker.video import VideoInfo, VideoWriter
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _graph_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Built inference graphs go to a scratch folder, never the user's cache."""
+    os.environ[CACHE_ENV] = str(tmp_path_factory.mktemp("graph-cache"))
 
 
 @pytest.fixture(scope="session")

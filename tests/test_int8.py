@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import make_model, write_w300_folder
 from tracker.cli import _add_plugins, app
+from tracker.inference import CACHE_ENV, graph_cache_dir, graph_key
 from tracker.models import HourglassConfig, StackedHourglass, load_weights, save_weights
 from tracker.models.hourglass import FirstStacks
 from tracker.predictor import LandmarkPredictor, to_network_input
@@ -143,3 +144,36 @@ def test_quantize_command_adds_ranges_and_reports_both_precisions(tiny_weights: 
         assert torch.equal(tensor, model.hourglass.state_dict()[name])  # float weights untouched
     missing = invoke("quantize", "--root", tmp_path / "nowhere", "--weights", tiny_weights, "--out", out)
     assert missing.exit_code == 1 and "not found" in missing.output
+
+
+def test_built_graphs_are_cached_by_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    crops = np.random.default_rng(0).integers(0, 255, (2, 32, 32, 3), dtype=np.uint8)
+    first = LandmarkPredictor(make_model(), "cpu", freeze=True).predict_batch(crops)
+    saved = sorted(p.name for p in (tmp_path / "cache").iterdir())
+    assert [n.split("-")[0] for n in saved] == ["ghcu", "hourglass"]
+    again = LandmarkPredictor(make_model(), "cpu", freeze=True).predict_batch(crops)  # loaded, not rebuilt
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == saved
+    torch.testing.assert_close(again.heatmaps, first.heatmaps, atol=0, rtol=0)
+    LandmarkPredictor(make_model(seed=1), "cpu", freeze=True)  # other weights: other graphs
+    assert len(list((tmp_path / "cache").iterdir())) == 4
+    for path in (tmp_path / "cache").iterdir():
+        path.write_bytes(b"truncated")
+    rebuilt = LandmarkPredictor(make_model(), "cpu", freeze=True).predict_batch(crops)
+    torch.testing.assert_close(rebuilt.heatmaps, first.heatmaps, atol=0, rtol=0)
+    monkeypatch.setenv(CACHE_ENV, "off")
+    assert graph_cache_dir() is None
+    LandmarkPredictor(make_model(seed=2), "cpu", freeze=True)
+    assert len(list((tmp_path / "cache").iterdir())) == 4
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv(CACHE_ENV, str(blocked / "cache"))  # cannot be created: run uncached
+    assert LandmarkPredictor(make_model(seed=3), "cpu", freeze=True).predict_batch(crops).points.shape == (2, 68, 2)
+
+
+def test_graph_key_follows_weights_and_settings():
+    a, b = make_model(), make_model(seed=1)
+    assert graph_key("hourglass", [a.hourglass], None) == graph_key("hourglass", [make_model().hourglass], None)
+    assert graph_key("hourglass", [a.hourglass], None) != graph_key("hourglass", [b.hourglass], None)
+    assert graph_key("hourglass", [a.hourglass], None) != graph_key("hourglass", [a.hourglass], 1)
+    assert graph_key("hourglass", [a.hourglass], None) != graph_key("hourglass-int8", [a.hourglass], None)

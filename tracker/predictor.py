@@ -11,11 +11,12 @@ from torch import nn
 
 from tracker.geometry import FaceCrop, from_crop, warp_image
 from tracker.heatmaps import decode, heatmap_to_input
-from tracker.inference import freeze_for_inference
+from tracker.inference import cached_graph, freeze_for_inference, graph_key
 from tracker.markup import flip_permutation
 from tracker.models import LandmarkModel
 from tracker.models.hourglass import STEM_STRIDE, FirstStacks
-from tracker.quantization import QuantizationError, quantize
+from tracker.quantization import ENGINE as QUANT_ENGINE
+from tracker.quantization import QuantizationError, int8_available, quantize, select_engine
 from tracker.timing import NULL_TIMER, StageTimer
 
 PIXEL_MEAN = 0.5
@@ -87,18 +88,32 @@ class LandmarkPredictor:
         self.ghcu = model.ghcu.to(self.device).eval() if (use_ghcu and model.ghcu is not None) else None
         image = to_network_input(np.zeros((1, self.input_size, self.input_size, 3), np.uint8))
         self.int8 = int8
+        float_network = self.hourglass
+
+        def build_hourglass() -> nn.Module:
+            if not int8:
+                return float_network
+            stacks = FirstStacks(network, num_stacks or model.config.num_stacks)
+            return quantize(stacks, model.int8_ranges or {}, image)
+
         if int8:
             if self.device.type != "cpu":
                 raise QuantizationError("int8 inference runs on the CPU only")
             if model.int8_ranges is None:
                 raise QuantizationError("these weights carry no int8 ranges (add them with `tracker quantize`)")
-            stacks = FirstStacks(network, num_stacks or model.config.num_stacks)
-            self.hourglass = quantize(stacks, model.int8_ranges, image)
+            if not int8_available():
+                raise QuantizationError(f"int8 inference needs PyTorch's {QUANT_ENGINE} engine (x86 CPUs)")
+            select_engine()  # also for a cached graph, whose packed weights are re-packed on loading
         if freeze and self.device.type == "cpu":
-            self.hourglass = freeze_for_inference(self.hourglass, image)
-            if self.ghcu is not None:
+            kind = "hourglass-int8" if int8 else "hourglass"
+            key = graph_key(kind, [network], num_stacks, (QUANT_ENGINE, model.int8_ranges) if int8 else None)
+            self.hourglass = cached_graph(key, lambda: freeze_for_inference(build_hourglass(), image))
+            if (ghcu := self.ghcu) is not None:
                 maps = torch.zeros(1, self.num_points, self.heatmap_size, self.heatmap_size)
-                self.ghcu = freeze_for_inference(self.ghcu, maps, torch.zeros(1, self.num_points, 2))
+                points = torch.zeros(1, self.num_points, 2)
+                self.ghcu = cached_graph(graph_key("ghcu", [ghcu]), lambda: freeze_for_inference(ghcu, maps, points))
+        elif int8:
+            self.hourglass = build_hourglass()
 
     def close(self) -> None:
         """Stop the face threads, if any were started."""

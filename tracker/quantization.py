@@ -51,6 +51,18 @@ def use_int8(precision: str, model: LandmarkModel, device: torch.device) -> bool
     return precision == "int8"
 
 
+def select_engine() -> None:
+    """Make PyTorch run (and re-pack, when a saved graph is loaded) quantized ops with ``ENGINE``.
+
+    Also meets PyTorch's one-time deprecation notice for quantized tensors here, where it is
+    silenced; a loaded graph would otherwise print it to stderr on its first call.
+    """
+    torch.backends.quantized.engine = ENGINE
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.quantize_per_tensor(torch.zeros(1), 1.0, 0, torch.quint8)
+
+
 def _prepare(module: nn.Module, observer: type, example: torch.Tensor) -> torch.fx.GraphModule:
     from torch.ao.quantization import QConfig, QConfigMapping
     from torch.ao.quantization.observer import PerChannelMinMaxObserver
@@ -63,7 +75,7 @@ def _prepare(module: nn.Module, observer: type, example: torch.Tensor) -> torch.
     mapping = QConfigMapping().set_global(qconfig)
     for name in FLOAT_MODULES:
         mapping.set_module_name(name, None)
-    torch.backends.quantized.engine = ENGINE
+    select_engine()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.ao.quantization's deprecation notices
         return prepare_fx(copy.deepcopy(module).eval(), mapping, (example,))
