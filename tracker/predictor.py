@@ -15,8 +15,7 @@ from tracker.inference import cached_graph, freeze_for_inference, graph_key
 from tracker.markup import flip_permutation
 from tracker.models import LandmarkModel
 from tracker.models.hourglass import STEM_STRIDE, FirstStacks
-from tracker.quantization import ENGINE as QUANT_ENGINE
-from tracker.quantization import QuantizationError, int8_available, quantize, select_engine
+from tracker.quantization import int8_ranges_for, quantize
 from tracker.timing import NULL_TIMER, StageTimer
 
 PIXEL_MEAN = 0.5
@@ -88,31 +87,22 @@ class LandmarkPredictor:
         self.ghcu = model.ghcu.to(self.device).eval() if (use_ghcu and model.ghcu is not None) else None
         image = to_network_input(np.zeros((1, self.input_size, self.input_size, 3), np.uint8))
         self.int8 = int8
+        ranges = int8_ranges_for(model, self.device) if int8 else None
         float_network = self.hourglass
 
         def build_hourglass() -> nn.Module:
-            if not int8:
+            if ranges is None:
                 return float_network
-            stacks = FirstStacks(network, num_stacks or model.config.num_stacks)
-            return quantize(stacks, model.int8_ranges or {}, image)
+            return quantize(FirstStacks(network, num_stacks or model.config.num_stacks), ranges, image)
 
-        if int8:
-            if self.device.type != "cpu":
-                raise QuantizationError("int8 inference runs on the CPU only")
-            if model.int8_ranges is None:
-                raise QuantizationError("these weights carry no int8 ranges (add them with `tracker quantize`)")
-            if not int8_available():
-                raise QuantizationError(f"int8 inference needs PyTorch's {QUANT_ENGINE} engine (x86 CPUs)")
-            select_engine()  # also for a cached graph, whose packed weights are re-packed on loading
         if freeze and self.device.type == "cpu":
-            kind = "hourglass-int8" if int8 else "hourglass"
-            key = graph_key(kind, [network], num_stacks, (QUANT_ENGINE, model.int8_ranges) if int8 else None)
+            key = graph_key("hourglass-int8" if int8 else "hourglass", [network], num_stacks, ranges)
             self.hourglass = cached_graph(key, lambda: freeze_for_inference(build_hourglass(), image))
             if (ghcu := self.ghcu) is not None:
                 maps = torch.zeros(1, self.num_points, self.heatmap_size, self.heatmap_size)
                 points = torch.zeros(1, self.num_points, 2)
                 self.ghcu = cached_graph(graph_key("ghcu", [ghcu]), lambda: freeze_for_inference(ghcu, maps, points))
-        elif int8:
+        else:
             self.hourglass = build_hourglass()
 
     def close(self) -> None:

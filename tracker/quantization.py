@@ -51,6 +51,18 @@ def use_int8(precision: str, model: LandmarkModel, device: torch.device) -> bool
     return precision == "int8"
 
 
+def int8_ranges_for(model: LandmarkModel, device: torch.device) -> ActivationRanges:
+    """``model``'s int8 ranges, once int8 is known to run on ``device`` (engine selected); else why not."""
+    if device.type != "cpu":
+        raise QuantizationError("int8 inference runs on the CPU only")
+    if model.int8_ranges is None:
+        raise QuantizationError("these weights carry no int8 ranges (add them with `tracker quantize`)")
+    if not int8_available():
+        raise QuantizationError(f"int8 inference needs PyTorch's {ENGINE} engine (x86 CPUs)")
+    select_engine()  # also for a cached graph, whose packed weights are re-packed on loading
+    return model.int8_ranges
+
+
 def select_engine() -> None:
     """Make PyTorch run (and re-pack, when a saved graph is loaded) quantized ops with ``ENGINE``.
 
