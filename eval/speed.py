@@ -15,11 +15,17 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
+
 from tracker.detection import HaarDetector, HaarSettings, register_detector
 from tracker.devices import resolve_device
 from tracker.pipeline import FrameTracker, PipelineConfig, RunOutputs, run_video
+from tracker.predictor import LandmarkPredictor, to_network_input
+from tracker.quantization import use_int8
 from tracker.timing import StageTimer
 from tracker.tracking import TrackerConfig
+from tracker.weights_registry import load_model
 
 STAGES = ("decode", "detect", "crop", "hourglass", "heatmap decode", "ghcu", "landmarks", "smoothing", "draw", "encode", "outputs")
 UNOPTIMISED_DETECTOR = "haar-every-angle"
@@ -108,13 +114,6 @@ def time_network(
 ) -> dict[str, float]:
     """Median ms per face of the hourglass alone (frozen, batch 1, one PyTorch thread) in each precision
     the weights allow, interleaved: the like-for-like network cost, whatever faces a clip's tracks keep."""
-    import numpy as np
-    import torch
-
-    from tracker.predictor import LandmarkPredictor, to_network_input
-    from tracker.quantization import use_int8
-    from tracker.weights_registry import load_model
-
     model = load_model(weights)
     cpu = torch.device("cpu")
     precisions = ["float"] + (["int8"] if use_int8("auto", model, cpu) else [])

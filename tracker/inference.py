@@ -6,7 +6,7 @@ with two); outputs match eager to ~1e-6. TorchScript is deprecated in recent PyT
 shipped; ``torch.compile`` was tried instead and is slower here (18 ms with two threads) after a 50 s
 compile. Where tracing fails or TorchScript is gone, the eager module is used.
 
-Building a graph takes seconds (about 5 s for the int8 hourglass, mostly FX preparation), so
+Building a graph takes seconds (the int8 hourglass most, mostly in FX preparation), so
 ``cached_graph`` keeps built graphs on disk, keyed by everything that shapes them (weights, int8
 ranges, stack count, PyTorch version, this package's network code): later runs
 load them in a few hundredths of a second. ``SA_TRACKER_CACHE`` sets the folder (default

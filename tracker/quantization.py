@@ -4,8 +4,8 @@
 activation is quantized over; the weights file keeps those ranges beside the float weights. At load
 time ``quantize`` rebuilds the int8 network from the float weights and the ranges, offline and
 deterministically. Weights are int8 per output channel; activations uint8 over their full 0..255
-range (fbgemm's 7-bit ``reduce_range`` cost 0.4 NME here). The stem stays in float: quantizing its
-first convolution alone costs about 0.05 NME. Only x86 CPUs (fbgemm) are supported; elsewhere the
+range, and the stem stays in float: in development experiments on LFPW test, fbgemm's 7-bit
+``reduce_range`` cost about 0.4 NME and quantizing the stem's first convolution about 0.05. Only x86 CPUs (fbgemm) are supported; elsewhere the
 float network runs.
 """
 from __future__ import annotations
