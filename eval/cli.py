@@ -8,19 +8,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
-
-from eval.report import format_table, plot_ced, summarise, write_json
-from eval.still import predict_faces, still_errors
-from tracker.detection import create_detector
-from tracker.devices import DeviceError, resolve_device
-from tracker.models import WeightsError
-from tracker.predictor import LandmarkPredictor
-from tracker.quantization import use_int8
-from tracker.tracking import FaceTracker, TrackerConfig
-from tracker.video import VideoError
-from tracker.weights_registry import load_model
 
 app = typer.Typer(help="Evaluate on the 300-W, AFLW and 300-VW protocols.", no_args_is_help=True)
 
@@ -31,6 +19,7 @@ JsonOpt = Annotated[Path | None, typer.Option("--json", help="write the results 
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda")]
 CedOpt = Annotated[Path | None, typer.Option("--ced", help="write the cumulative error distribution plot (PNG)")]
 FlipOpt = Annotated[bool, typer.Option("--flip-test", help="average with the mirrored crop (2x the network time)")]
+NormOpt = Annotated[bool, typer.Option("--norm", help="predict again on the crop levelled by the first answer's eye line (the paper's +Norm; 2x the time)")]
 PrecisionOpt = Annotated[str, typer.Option("--precision", help="auto | float | int8 (auto: int8 on a CPU when the weights allow)")]
 StacksOpt = Annotated[int | None, typer.Option("--stacks", min=1, help="run only the first N hourglass stacks")]
 COLUMNS = ("n_faces", "nme_ip", "nme_io", "auc_0.08", "fr_0.08", "auc_0.10", "fr_0.10")
@@ -38,40 +27,26 @@ COLUMNS = ("n_faces", "nme_ip", "nme_io", "auc_0.08", "fr_0.08", "auc_0.10", "fr
 
 @contextmanager
 def user_errors() -> Iterator[None]:
+    """Expected failures as one line on stderr and exit code 1 (the error types are imported only then,
+    so ``--help`` needs none of the heavy packages)."""
     try:
         yield
-    except (FileNotFoundError, VideoError, WeightsError, DeviceError, ValueError, ImportError) as err:
+    except Exception as err:
+        from tracker.devices import DeviceError
+        from tracker.models import WeightsError
+        from tracker.video import VideoError
+
+        if not isinstance(err, (FileNotFoundError, VideoError, WeightsError, DeviceError, ValueError, ImportError)):
+            raise
         typer.echo(f"error: {str(err).splitlines()[0]}", err=True)
         raise typer.Exit(1) from None
-
-
-def _predictor(
-    weights: Path | None, ghcu: bool, device: str, flip_test: bool = False, stacks: int | None = None,
-    precision: str = "auto",
-) -> LandmarkPredictor:
-    """The predictor ``tracker run`` would use for these settings (frozen; int8 where ``auto`` picks it)."""
-    dev = resolve_device(device)
-    model = load_model(weights, str(dev))
-    if ghcu and model.ghcu is None:
-        typer.echo("note: these weights have no GHCU; evaluating the hourglass alone", err=True)
-    return LandmarkPredictor(
-        model, dev, use_ghcu=ghcu, flip_test=flip_test, freeze=True, num_stacks=stacks, int8=use_int8(precision, model, dev),
-    )
 
 
 class W300Subset(str, Enum):
     common = "common"
     challenge = "challenge"
     full = "full"
-
-
-def evaluate_300w(root: Path, subset: str, predictor: LandmarkPredictor) -> tuple[dict[str, Any], dict[str, np.ndarray], str]:
-    from tracker.datasets import w300
-
-    load = w300.load_split(root, subset)
-    errors = still_errors(predict_faces(predictor, load.faces), load.faces)
-    result = {"protocol": "300w", "subset": subset, **summarise(errors, "nme_ip"), "absent": [w300.FOLDERS[m] for m in load.missing]}
-    return result, errors, load.describe_missing()
+    train = "train"  # the training faces: error here against common shows whether the model fits
 
 
 @app.command("300w")
@@ -80,11 +55,15 @@ def eval_300w(
     subset: Annotated[W300Subset, typer.Option(help="common | challenge | full")] = W300Subset.common,
     weights: WeightsOpt = None, ghcu: GhcuOpt = True, device: DeviceOpt = "auto",
     json: JsonOpt = None, ced: CedOpt = None, flip_test: FlipOpt = False, stacks: StacksOpt = None,
-    precision: PrecisionOpt = "auto",
+    precision: PrecisionOpt = "auto", norm: NormOpt = False,
 ) -> None:
     """NME (inter-pupil and inter-ocular), AUC and failure rate; box = canonical crop of the ground truth."""
+    from eval.protocols import evaluate_300w, make_predictor
+    from eval.report import format_table, plot_ced, write_json
+
     with user_errors():
-        result, errors, note = evaluate_300w(root, subset.value, _predictor(weights, ghcu, device, flip_test, stacks, precision))
+        result, errors, note = evaluate_300w(root, subset.value, make_predictor(weights, ghcu, device, flip_test, stacks, precision), norm)
+        result["norm"] = norm
         result["flip_test"] = flip_test
         result["stacks"] = stacks
         result["precision"] = precision
@@ -111,11 +90,14 @@ def eval_aflw(
     precision: PrecisionOpt = "auto",
 ) -> None:
     """Face-size NME (sqrt(w*h) of the AFLW box) over visible points; needs 19-point weights."""
+    from eval.protocols import make_predictor
+    from eval.report import format_table, summarise, write_json
+    from eval.still import predict_faces, still_errors
     from tracker.datasets import aflw
 
     with user_errors():
         faces = aflw.load(mat, images, subset.value)
-        predictor = _predictor(weights, ghcu, device, precision=precision)
+        predictor = make_predictor(weights, ghcu, device, precision=precision)
         if predictor.num_points != aflw.NUM_AFLW_POINTS:
             raise ValueError("AFLW needs weights trained on its 19-point markup (tracker train --data aflw)")
         errors = still_errors(predict_faces(predictor, faces), faces, with_box=True)
@@ -123,67 +105,6 @@ def eval_aflw(
         typer.echo(format_table({f"AFLW {subset.value}": result}, ("n_faces", "nme_box", "auc_0.08", "fr_0.08")))
         if json:
             write_json(json, result)
-
-
-def _video_table(result: dict[str, Any]) -> str:
-    rows = {f"video {k}": v for k, v in result["per_video"].items()}
-    rows.update({f"category {k}": v for k, v in result["per_category"].items()})
-    rows["all"] = result
-    return format_table(rows, ("n_frames", "n_missed", "nme_io", "nme_io_49", "auc_0.08", "fr_0.08"))
-
-
-def evaluate_300vw(
-    root: Path, category: str, videos: str | None, predictor: LandmarkPredictor, tracking: TrackerConfig,
-    init: str, detector: str = "haar",
-) -> tuple[dict[str, Any], list[str]]:
-    from eval.video import evaluate_sequence
-    from tracker.datasets import vw300
-
-    if videos == "found":
-        sequences, absent = vw300.find_sequences(root)
-        groups = {"found": [s.name for s in sequences]}
-        for seq in sequences:  # make-sequences names videos <level>_<face>: one group per level
-            prefix, _, rest = seq.name.partition("_")
-            if rest and prefix.isdigit():
-                groups.setdefault(f"level {prefix}", []).append(seq.name)
-    elif videos:
-        names = [v.strip() for v in videos.split(",") if v.strip()]
-        sequences, absent = vw300.find_sequences(root, names)
-        groups = {"selected": names}
-    else:
-        cats = [1, 2, 3] if category == "all" else [int(category)]
-        wanted = [v for c in cats for v in vw300.CATEGORIES[c]]
-        sequences, absent = vw300.find_sequences(root, wanted)
-        groups = {str(c): list(vw300.CATEGORIES[c]) for c in cats}
-    if not sequences:
-        raise FileNotFoundError(f"no 300-VW sequences (vid.avi or imgs/ with annot/) found under {root}")
-    dev = predictor.device
-
-    def make_tracker() -> FaceTracker:
-        return FaceTracker(predictor, create_detector(detector), tracking)
-
-    per_video = {}
-    all_errors: dict[str, list[np.ndarray]] = {}
-    by_name = {}
-    for seq in sequences:
-        res = evaluate_sequence(seq, make_tracker, init)  # type: ignore[arg-type]
-        by_name[seq.name] = res
-        per_video[seq.name] = summarise(res.errors, "nme_io", "n_frames")
-        for k, v in res.errors.items():
-            all_errors.setdefault(k, []).append(v)
-    per_category = {}
-    for group, names in groups.items():
-        present = [by_name[n] for n in names if n in by_name]
-        if present:
-            errs = {k: np.concatenate([r.errors[k] for r in present]) for k in present[0].errors}
-            per_category[group] = summarise(errs, "nme_io", "n_frames")
-    overall = {k: np.concatenate(v) for k, v in all_errors.items()}
-    result = {
-        "protocol": "300vw", "category": videos or category, "init": init, "device": str(dev),
-        **summarise(overall, "nme_io", "n_frames"), "per_category": per_category, "per_video": per_video,
-        "absent": absent,
-    }
-    return result, absent
 
 
 @app.command("300vw")
@@ -196,17 +117,21 @@ def eval_300vw(
     json: JsonOpt = None, precision: PrecisionOpt = "auto",
 ) -> None:
     """Track each test video as a video and score annotated frames (outer-eye-corner normalised)."""
+    from eval.protocols import evaluate_300vw, make_predictor, video_table
+    from eval.report import write_json
+    from tracker.tracking import TrackerConfig
+
     with user_errors():
         if category not in ("1", "2", "3", "all"):
             raise ValueError(f"--category must be 1, 2, 3 or all, not {category!r}")
         if init not in ("detector", "ground-truth"):
             raise ValueError("--init must be detector or ground-truth")
         tracking = replace(TrackerConfig(), smoothing=smooth)
-        result, absent = evaluate_300vw(root, category, videos, _predictor(weights, ghcu, device, precision=precision), tracking, init)
+        result, absent = evaluate_300vw(root, category, videos, make_predictor(weights, ghcu, device, precision=precision), tracking, init)
         if absent:
             typer.echo(f"note: {len(absent)} requested video(s) absent under {root}: {', '.join(absent[:10])}{' ...' if len(absent) > 10 else ''}")
         typer.echo(f"initialisation: {init}")
-        typer.echo(_video_table(result))
+        typer.echo(video_table(result))
         if json:
             write_json(json, result)
 
@@ -221,14 +146,21 @@ def ablation(
     subset: Annotated[W300Subset, typer.Option()] = W300Subset.common,
     device: DeviceOpt = "auto", json: JsonOpt = None,
 ) -> None:
-    """The paper's Table 9 layout: HG / HG+SA / HG+GHCU / HG+SA+GHCU on one 300-W subset."""
+    """The paper's Table 9 layout: HG / HG+SA / HG+GHCU / HG+SA+GHCU (+Norm: the last, predicting again
+    on the levelled crop) on one 300-W subset."""
+    from eval.protocols import evaluate_300w, make_predictor
+    from eval.report import format_table, write_json
+
     rows: dict[str, dict[str, Any]] = {}
     with user_errors():
-        for name, path, use_ghcu in (("HG", hg, False), ("HG+SA", hg_sa, False), ("HG+GHCU", hg_ghcu, True), ("HG+SA+GHCU", hg_sa_ghcu, True)):
+        table = (("HG", hg, False, False), ("HG+SA", hg_sa, False, False), ("HG+GHCU", hg_ghcu, True, False),
+                 ("HG+SA+GHCU", hg_sa_ghcu, True, False), ("HG+SA+GHCU+Norm", hg_sa_ghcu, True, True))
+        for name, path, use_ghcu, norm in table:
             if path is None:
                 continue
             # float for every row: the table compares training stages, not arithmetic
-            rows[name], _, note = evaluate_300w(root, subset.value, _predictor(path, use_ghcu, device, precision="float"))
+            predictor = make_predictor(path, use_ghcu, device, precision="float")
+            rows[name], _, note = evaluate_300w(root, subset.value, predictor, norm)
         if note:
             typer.echo(f"note: {note}")
         typer.echo(format_table(rows, COLUMNS))
@@ -278,11 +210,16 @@ def steadiness_cmd(
     json: JsonOpt = None, precision: PrecisionOpt = "auto",
 ) -> None:
     """Frame-to-frame jitter (% of inter-ocular distance) with the face's own motion factored out."""
+    import numpy as np
+    from eval.protocols import make_predictor
+    from eval.report import format_table, write_json
+    from tracker.detection import create_detector
+    from tracker.tracking import FaceTracker, TrackerConfig
     from eval.steadiness import video_jitter
     from tracker.video import VideoReader
 
     with user_errors():
-        tracker = FaceTracker(_predictor(weights, ghcu, device, precision=precision), create_detector("haar"), replace(TrackerConfig(), smoothing=smooth))
+        tracker = FaceTracker(make_predictor(weights, ghcu, device, precision=precision), create_detector("haar"), replace(TrackerConfig(), smoothing=smooth))
         per_frame: list[dict[int, np.ndarray]] = []
         with VideoReader(video) as reader:
             for frame in reader:
@@ -303,6 +240,8 @@ def calibrate_detector(
     stride: Annotated[int, typer.Option(help="use every Nth face")] = 2,
 ) -> None:
     """Median mapping from a detector's boxes to the canonical landmark crop (prints a BoxCalibration)."""
+    import numpy as np
+    from tracker.detection import create_detector
     from tracker.datasets import load_image_rgb, w300
     from tracker.geometry import crop_from_points
 
@@ -339,6 +278,7 @@ def compare(
     upsample: Annotated[int, typer.Option(help="dlib HOG detector upsampling (its example uses 1)")] = 1,
 ) -> None:
     """This tracker vs dlib's 68-point predictor on the same faces, sequences and video, in one run."""
+    from eval.report import format_table, write_json
     from eval.compare import run_comparison
 
     with user_errors():
@@ -359,6 +299,7 @@ def speed(
     dlib: Annotated[bool, typer.Option("--dlib/--no-dlib", help="time dlib's per-frame pipeline beside ours")] = True,
 ) -> None:
     """End-to-end frames/s of `tracker run` (decode to encode) and ms per stage, with dlib in the same run."""
+    from eval.report import format_table, write_json
     from eval.speed import STAGES, run_speed_benchmark
 
     with user_errors():

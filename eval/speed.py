@@ -22,7 +22,9 @@ from tracker.detection import HaarDetector, HaarSettings, register_detector
 from tracker.devices import resolve_device
 from tracker.pipeline import FrameTracker, PipelineConfig, RunOutputs, run_video
 from tracker.predictor import LandmarkPredictor, to_network_input
-from tracker.quantization import use_int8
+from tracker.models import LandmarkModel, StackedHourglass
+from tracker.models.hourglass import FirstStacks, HourglassConfig
+from tracker.quantization import calibrate, int8_available, use_int8
 from tracker.timing import StageTimer
 from tracker.tracking import TrackerConfig
 from tracker.weights_registry import load_model
@@ -118,15 +120,47 @@ def time_network(
     cpu = torch.device("cpu")
     precisions = ["float"] + (["int8"] if use_int8("auto", model, cpu) else [])
     networks = {p: LandmarkPredictor(model, cpu, use_ghcu=False, freeze=True, int8=p == "int8").hourglass for p in precisions}
-    size = model.config.input_size
-    x = to_network_input(np.random.default_rng(0).integers(0, 255, (1, size, size, 3), dtype=np.uint8))
+    return _time_interleaved(networks, model.config.input_size, rounds, calls)
+
+
+def time_architectures(
+    configs: dict[str, HourglassConfig], rounds: int = NETWORK_ROUNDS, calls: int = NETWORK_CALLS_PER_ROUND,
+) -> dict[str, dict[str, float]]:
+    """Like ``time_network`` for untrained architectures (random weights; int8 ranges from random
+    input, which sets the arithmetic, not the accuracy): ms per face, float and int8, interleaved."""
+    networks = {}
+    rng = torch.Generator().manual_seed(0)
+    for name, config in configs.items():
+        torch.manual_seed(0)
+        network = StackedHourglass(config).eval()
+        size = config.input_size
+        model = LandmarkModel(network)
+        if int8_available():
+            batches = [torch.randn(8, 3, size, size, generator=rng) for _ in range(2)]
+            model.int8_ranges = calibrate(FirstStacks(network, config.num_stacks), batches)
+        for precision in ("float", "int8") if model.int8_ranges is not None else ("float",):
+            predictor = LandmarkPredictor(model, "cpu", use_ghcu=False, freeze=True, int8=precision == "int8")
+            networks[(name, precision)] = (predictor.hourglass, size)
+    timed = _time_interleaved({k: v[0] for k, v in networks.items()}, {k: v[1] for k, v in networks.items()}, rounds, calls)
+    result: dict[str, dict[str, float]] = {name: {} for name in configs}
+    for (name, precision), ms in timed.items():
+        result[name][precision] = ms
+    return result
+
+
+def _time_interleaved(networks: dict, sizes: int | dict, rounds: int, calls: int) -> dict:
+    """Median ms per call of each network on one random face, one PyTorch thread, rounds interleaved."""
+    rng = np.random.default_rng(0)
+    inputs = {k: to_network_input(rng.integers(0, 255, (1, s, s, 3), dtype=np.uint8))
+              for k, s in ((k, sizes if isinstance(sizes, int) else sizes[k]) for k in networks)}
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    times: dict[str, list[float]] = {p: [] for p in precisions}
+    times: dict = {k: [] for k in networks}
     try:
         with torch.inference_mode():
             for _ in range(rounds):
                 for name, network in networks.items():
+                    x = inputs[name]
                     network(x)  # warm
                     start = time.perf_counter()
                     for _ in range(calls):

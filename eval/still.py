@@ -12,7 +12,7 @@ import numpy as np
 
 from eval.metrics import nme
 from tracker.datasets import FaceSample, load_image_rgb
-from tracker.geometry import CROP_SCALE, FaceCrop, crop_from_points, from_crop, warp_image
+from tracker.geometry import CROP_SCALE, FaceCrop, crop_from_points
 from tracker.predictor import LandmarkPredictor
 
 BATCH = 32
@@ -25,17 +25,15 @@ def protocol_crop(face: FaceSample) -> FaceCrop:
     return FaceCrop((x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0) * CROP_SCALE)
 
 
-def predict_faces(predictor: LandmarkPredictor, faces: Sequence[FaceSample]) -> np.ndarray:
-    """(F, N, 2) predictions in image pixels, batched over faces."""
-    size = predictor.input_size
+def predict_faces(predictor: LandmarkPredictor, faces: Sequence[FaceSample], norm: bool = False) -> np.ndarray:
+    """(F, N, 2) predictions in image pixels, batched over faces; ``norm``: second pass on the levelled crop."""
     out = []
     for start in range(0, len(faces), BATCH):
         chunk = faces[start : start + BATCH]
-        crops = [protocol_crop(f) for f in chunk]
-        batch = np.stack([warp_image(load_image_rgb(f.image_path), c, size) for f, c in zip(chunk, crops)])
-        pts = predictor.predict_batch(batch).points.cpu().numpy().astype(np.float64)
-        out.extend(from_crop(p, c, size) for p, c in zip(pts, crops))
-    return np.stack(out)
+        images = [load_image_rgb(f.image_path) for f in chunk]
+        points, _ = predictor.predict_pairs(images, [protocol_crop(f) for f in chunk], norm)
+        out.append(points)
+    return np.concatenate(out)
 
 
 def still_errors(pred: np.ndarray, faces: Sequence[FaceSample], with_box: bool = False) -> dict[str, np.ndarray]:

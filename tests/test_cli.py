@@ -2,6 +2,7 @@ import csv
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import av
 import numpy as np
@@ -115,3 +116,52 @@ def test_installed_console_script_lists_plugins():
     out = subprocess.run([sys.executable, "-c", "import sys; from tracker.cli import main; sys.argv=['tracker','--help']; main()"],
                          capture_output=True, text=True)
     assert out.returncode == 0 and "train" in out.stdout and "eval" in out.stdout and "run" in out.stdout
+
+
+@pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["train", "--help"], ["eval", "300w", "--help"],
+                                  ["quantize", "--help"], ["pack-faces", "--help"], ["network-cost", "--help"]])
+def test_help_imports_no_heavy_package(args):
+    """Every --help answers from the command line's own modules: no PyTorch, OpenCV, PyAV, numpy."""
+    code = ("import sys\nfrom tracker.cli import main\nsys.argv = ['tracker', *%r]\ntry:\n    main()\nexcept SystemExit as e:\n"
+            "    assert not e.code, e.code\nprint(sorted(m for m in ('torch', 'cv2', 'av', 'numpy', 'filterpy') if m in sys.modules))") % (args,)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_many_videos_in_parallel_with_a_bad_one_then_a_rerun_skips_the_finished(tmp_path, tiny_weights):
+    frames = [np.full((48, 64, 3), 20 * i, np.uint8) for i in range(4)]
+    (tmp_path / "in").mkdir()
+    a = write_video(tmp_path / "in" / "a.mp4", frames)
+    b = write_video(tmp_path / "in" / "b.mp4", frames)
+    bad = tmp_path / "in" / "notavideo.mp4"
+    bad.write_text("not a video")
+    out = tmp_path / "out"
+    args = ["run", str(a), str(b), str(bad), "--out-dir", str(out), "--workers", "2", "--weights", str(tiny_weights), "--device", "cpu"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 1, first.output
+    for name in ("a", "b"):
+        assert (out / f"{name}.mp4").is_file() and (out / f"{name}.csv").is_file()
+    assert not (out / "notavideo.mp4").exists() and not (out / "notavideo.csv").exists()
+    rows = {Path(r["video"]).name: r for r in csv.DictReader(open(out / "summary.csv"))}
+    assert rows["a.mp4"]["status"] == rows["b.mp4"]["status"] == "done" and rows["a.mp4"]["frames"] == "4"
+    assert rows["notavideo.mp4"]["status"] == "error" and rows["notavideo.mp4"]["error"] and "\n" not in rows["notavideo.mp4"]["error"]
+    again = runner.invoke(app, ["run", str(tmp_path / "in"), "--out-dir", str(out), "--weights", str(tiny_weights), "--device", "cpu"])
+    rows = {Path(r["video"]).name: r["status"] for r in csv.DictReader(open(out / "summary.csv"))}
+    assert again.exit_code == 1 and rows == {"a.mp4": "skipped", "b.mp4": "skipped", "notavideo.mp4": "error"}
+
+
+def test_shards_split_a_list_and_several_videos_need_an_out_dir(tmp_path, tiny_weights):
+    from tracker.batch import parse_shard
+
+    videos = [write_video(tmp_path / f"v{i}.mp4", [np.zeros((32, 32, 3), np.uint8)] * 2) for i in range(3)]
+    seen = []
+    for i in range(2):
+        result = runner.invoke(app, ["run", *map(str, videos), "--out-dir", str(tmp_path / "o"), "--shard", f"{i}/2",
+                                     "--weights", str(tiny_weights), "--device", "cpu"])
+        assert result.exit_code == 0, result.output
+        seen += [r["video"] for r in csv.DictReader(open(tmp_path / "o" / f"summary.shard{i}of2.csv"))]
+    assert sorted(seen) == sorted(map(str, videos))
+    assert runner.invoke(app, ["run", *map(str, videos[:2]), "--out", "x.mp4"]).exit_code == 1
+    with pytest.raises(ValueError, match="i/n"):
+        parse_shard("2/2")

@@ -29,6 +29,27 @@ def test_eval_300w_cli_json_and_absent_subsets(tmp_path, tiny_weights):
     assert data["n_faces"] == 3 and data["absent"] == ["helen/testset"] and (tmp_path / "c.png").is_file()
 
 
+def test_eval_300w_norm_and_training_subset(tmp_path, tiny_weights):
+    write_w300_folder(tmp_path / "w300", 2, subset="lfpw/testset")
+    write_w300_folder(tmp_path / "w300", 3, subset="afw")
+    plain, norm, train = (tmp_path / f"{n}.json" for n in ("plain", "norm", "train"))
+    common = ("eval", "300w", "--root", tmp_path / "w300", "--weights", tiny_weights, "--device", "cpu")
+    assert invoke(*common, "--json", plain).exit_code == 0
+    assert invoke(*common, "--norm", "--json", norm).exit_code == 0
+    result = invoke(*common, "--subset", "train", "--json", train)
+    assert result.exit_code == 0, result.output
+    a, b, t = (json.loads(f.read_text()) for f in (plain, norm, train))
+    assert (a["norm"], b["norm"]) == (False, True) and a["nme_ip"] != b["nme_ip"]  # the second pass changes the answer
+    assert t["subset"] == "train" and t["n_faces"] == 3 and "lfpw/trainset" in t["absent"]
+
+
+def test_network_cost_times_each_preset(tmp_path):
+    result = invoke("network-cost", "--preset", "tiny", "--rounds", "1")
+    assert result.exit_code == 0, result.output
+    assert "tiny" in result.output and "ms_float" in result.output
+    assert invoke("network-cost", "--preset", "huge").exit_code != 0
+
+
 def test_eval_300w_missing_root_is_one_line(tmp_path, tiny_weights):
     result = invoke("eval", "300w", "--root", tmp_path / "nope", "--weights", tiny_weights)
     assert result.exit_code == 1 and result.output.strip().startswith("error: 300-W root not found")

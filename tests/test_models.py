@@ -53,3 +53,28 @@ def test_bad_weights_files_raise_weights_error(tmp_path, content):
         load_weights(path)
     with pytest.raises(WeightsError, match="not found"):
         load_weights(tmp_path / "missing.pt")
+
+
+def test_stride_two_head_doubles_the_heatmaps_of_every_stack_and_first_stacks_agree():
+    cfg = HourglassConfig(num_stacks=2, features=16, depth=1, input_size=32, heatmap_stride=2, head_features=8)
+    assert cfg.heatmap_size == 16
+    net = StackedHourglass(cfg).eval()
+    x = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        out = net(x)
+        first = net(x, 1)
+    assert [o.shape for o in out] == [(2, 68, 16, 16)] * 2
+    assert torch.equal(first[0], out[0])
+    with pytest.raises(ValueError, match="heatmap_stride"):
+        HourglassConfig(heatmap_stride=3)
+
+
+def test_old_weights_files_load_as_stride_four(tmp_path):
+    """Weights saved before heatmap_stride existed carry no such key; they are stride-4 networks."""
+    model = make_model()
+    save_weights(tmp_path / "w.pt", model)
+    payload = torch.load(tmp_path / "w.pt", weights_only=True)
+    for key in ("heatmap_stride", "head_features"):
+        payload["hourglass_config"].pop(key)
+    torch.save(payload, tmp_path / "old.pt")
+    assert load_weights(tmp_path / "old.pt").config.heatmap_stride == 4

@@ -14,7 +14,7 @@ from tracker.datasets.w300 import load_split
 from tracker.models import GHCUConfig, HourglassConfig, load_weights
 from tracker.predictor import PIXEL_MEAN, PIXEL_STD
 from train.config import preset
-from train.runner import Trainer
+from train.runner import Trainer, faces_to_splits
 
 # torchrun's rendezvous picks a free local port; another process can take it first
 NETWORK_ERRORS = ("EADDRINUSE", "address already in use", "Address already in use", "DistNetworkError", "RendezvousError")
@@ -30,6 +30,10 @@ class DotOracle(torch.nn.Module):
         return [heat.expand(-1, 68, -1, -1)]
 
 
+def make_trainer(cfg, train_faces, val_faces, run_dir, **kwargs) -> Trainer:
+    return Trainer(cfg, *faces_to_splits(cfg, train_faces, val_faces), run_dir, torch.device("cpu"), **kwargs)
+
+
 def _config(input_size: int = 128):
     return preset(
         "tiny",
@@ -41,7 +45,7 @@ def _config(input_size: int = 128):
 def test_three_stages_run_and_sa_search_moves_labels_to_planted_truth(tmp_path):
     truths = np.stack(write_w300_folder(tmp_path / "w300", 6, offset=OFFSET))
     faces = load_split(tmp_path / "w300", "train").faces
-    trainer = Trainer(_config(), faces, faces[:2], tmp_path / "run", torch.device("cpu"))
+    trainer = make_trainer(_config(), faces, faces[:2], tmp_path / "run")
     results = trainer.run()
     run = tmp_path / "run"
     for name in ("baseline", "sa", "final"):
@@ -52,7 +56,17 @@ def test_three_stages_run_and_sa_search_moves_labels_to_planted_truth(tmp_path):
     assert all((run / f).is_file() for f in ("loss.png", "val_nme.png", "sa_points.png", "config.json", "log.jsonl"))
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [r["stage"] for r in log] == ["baseline"] * 2 + ["sa"] * 2 + ["ghcu"] * 2
-    assert all(np.isfinite(r["loss"]) for r in log)
+    assert all(np.isfinite(r["loss"]) and np.isfinite(r["train_nme_ip"]) for r in log)
+
+    # the per-epoch fit check scores canonical crops of training faces, framed as validation crops are
+    from tracker.geometry import crop_from_points, from_crop
+
+    fit = trainer.fit_cache
+    for i, name in enumerate(fit.names):
+        face = next(f for f in faces if f.name == name)
+        expected = crop_from_points(face.points)
+        assert np.allclose([fit.crops[i].cx, fit.crops[i].cy, fit.crops[i].size], [expected.cx, expected.cy, expected.size])
+        np.testing.assert_allclose(from_crop(fit.points[i], fit.crops[i], fit.size), face.points, atol=1e-3)
 
     # SA step 1 with a network that "sees" the real points: labels move from the annotation to the truth
     trainer.hourglass = DotOracle()
@@ -82,12 +96,12 @@ def test_interrupted_and_resumed_run_gives_identical_weights(tmp_path):
     write_w300_folder(tmp_path / "w300", 6)
     faces = load_split(tmp_path / "w300", "train").faces
     cfg = replace(_config(32), augment=preset("tiny").augment)
-    straight = Trainer(cfg, faces, [], tmp_path / "a", torch.device("cpu"))
+    straight = make_trainer(cfg, faces, [], tmp_path / "a")
     straight.run()
-    first = Trainer(cfg, faces, [], tmp_path / "b", torch.device("cpu"))
+    first = make_trainer(cfg, faces, [], tmp_path / "b")
     first.run(epoch_budget=3)  # stops inside the SA stage
     assert first.state.stage == "sa" and first.state.epoch == 1
-    resumed = Trainer(cfg, faces, [], tmp_path / "b", torch.device("cpu"))
+    resumed = make_trainer(cfg, faces, [], tmp_path / "b")
     resumed.run()
     a, b = _state(straight), _state(resumed)
     assert a.keys() == b.keys()
@@ -109,3 +123,51 @@ def test_torchrun_two_cpu_ranks_end_with_identical_weights(tmp_path):
     check = json.loads((tmp_path / "run" / "ddp_check.json").read_text())
     assert check == {"world_size": 2, "max_divergence": 0.0}
     assert (tmp_path / "run" / "weights" / "final.pt").is_file()
+
+
+def test_distillation_renders_crops_for_the_teacher_and_pulls_the_student_to_its_heatmaps(tmp_path):
+    from tracker.models import LandmarkModel, StackedHourglass, save_weights
+    from train.config import DistillConfig
+
+    write_w300_folder(tmp_path / "w300", 6)
+    faces = load_split(tmp_path / "w300", "train").faces
+    torch.manual_seed(1)
+    teacher = StackedHourglass(HourglassConfig(num_stacks=1, features=16, depth=1, input_size=64)).eval()
+    torch.nn.init.zeros_(teacher.heads[0].weight)
+    torch.nn.init.constant_(teacher.heads[0].bias, 0.5)  # a teacher whose every heatmap is flat 0.5, unlike any label
+    save_weights(tmp_path / "teacher.pt", LandmarkModel(teacher))
+    plain = replace(_config(32), baseline=replace(_config(32).baseline, epochs=6, lr=1e-2, lr_final=1e-3))
+    cfg = replace(plain, distill=DistillConfig(teacher=str(tmp_path / "teacher.pt"), weight=1.0, label_weight=0.0))
+    trainer = make_trainer(cfg, faces, [], tmp_path / "run")
+    assert trainer.render_size == 64 and trainer.dataset[0][0].shape == (64, 64, 3)
+    assert trainer.train_cache.size == round(64 * cfg.cache_margin)  # cached at the teacher's scale, not up-sampled
+    images = torch.stack([trainer.dataset[i][0] for i in range(4)])
+    target = trainer.teacher_heatmaps(images)
+
+    def distance(t: Trainer) -> float:
+        t.hourglass.eval()
+        with torch.no_grad():
+            return float(F.mse_loss(t.hourglass(trainer._input(images))[-1], target))
+
+    before = distance(trainer)
+    trainer.run(stages=("baseline",))
+    control = make_trainer(plain, faces, [], tmp_path / "control")  # same start, labels only
+    control.run(stages=("baseline",))
+    assert distance(trainer) < 0.5 * before and distance(trainer) < 0.5 * distance(control)
+
+
+def test_init_from_a_stride_four_network_copies_every_shared_tensor(tmp_path):
+    from tracker.models import LandmarkModel, StackedHourglass, save_weights
+
+    write_w300_folder(tmp_path / "w300", 4)
+    faces = load_split(tmp_path / "w300", "train").faces
+    coarse = HourglassConfig(num_stacks=1, features=16, depth=1, input_size=32)
+    torch.manual_seed(3)
+    source = StackedHourglass(coarse)
+    save_weights(tmp_path / "coarse.pt", LandmarkModel(source), half=False)
+    cfg = preset("tiny", model=replace(coarse, heatmap_stride=2, head_features=8), ghcu_model=GHCUConfig(heatmap_size=16, channels=(8, 8), hidden=16))
+    trainer = make_trainer(cfg, faces, [], tmp_path / "run")
+    fresh = trainer.init_from(tmp_path / "coarse.pt")
+    assert fresh and all(name.startswith("heads.") for name in fresh)
+    own = trainer.hourglass.state_dict()
+    assert all(torch.equal(own[k], v) for k, v in source.state_dict().items() if k in own and k not in fresh)

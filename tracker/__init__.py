@@ -1,3 +1,23 @@
-"""sa-tracker: video face-landmark tracking with Semantic Alignment (CVPR 2019) hourglass + GHCU."""
+"""sa-tracker: video face-landmark tracking with Semantic Alignment (CVPR 2019) hourglass + GHCU.
+
+The public API (``tracker.api``): ``Landmarker`` (still images), ``VideoTracker`` (videos, cameras,
+frame sequences), and their results ``Face`` and ``FrameResult``. They are imported on first use, so
+``import tracker`` stays light.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+__all__ = ["Face", "FrameResult", "Landmarker", "VideoTracker"]
+
+if TYPE_CHECKING:
+    from tracker.api import Face, FrameResult, Landmarker, VideoTracker
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from tracker import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'tracker' has no attribute {name!r}")

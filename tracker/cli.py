@@ -8,22 +8,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tracker.devices import DeviceError
-from tracker.draw import DrawConfig
-from tracker.models import WeightsError
-from tracker.outputs import OutputError
-from tracker.pipeline import PipelineConfig, RunOutputs, RunSummary, run_video
-from tracker.tracking import TrackerConfig
-from tracker.video import X264_PRESET, VideoError
+from tracker.defaults import REDETECT_EVERY, SEARCH_EVERY, X264_PRESET
 
-app = typer.Typer(help="Face-landmark video tracker (stacked hourglass + Semantic Alignment + GHCU).", no_args_is_help=True)
+if TYPE_CHECKING:
+    from tracker.pipeline import PipelineConfig, RunOutputs, RunSummary
+
+app = typer.Typer(help="Face-landmark video tracker (stacked hourglass + Semantic Alignment + GHCU).", no_args_is_help=True, rich_markup_mode=None)
 
 PLUGIN_GROUP = "sa_tracker.commands"
-USER_ERRORS = (VideoError, WeightsError, OutputError, DeviceError, FileNotFoundError, ValueError)
 EXIT_FAILURE = 1
 
 WeightsOpt = Annotated[Path | None, typer.Option("--weights", help="weights file (default: the bundled compact model)")]
@@ -44,8 +40,20 @@ def user_errors() -> Iterator[None]:
     """Turn expected failures into one line on stderr and a non-zero exit code."""
     try:
         yield
-    except USER_ERRORS as err:
+    except Exception as err:
+        if not isinstance(err, user_error_types()):
+            raise
         fail(str(err).splitlines()[0] if str(err) else type(err).__name__)
+
+
+def user_error_types() -> tuple[type[Exception], ...]:
+    """The failures a user's input can cause (imported when one happens, so ``--help`` stays light)."""
+    from tracker.devices import DeviceError
+    from tracker.models import WeightsError
+    from tracker.outputs import OutputError
+    from tracker.video import VideoError
+
+    return VideoError, WeightsError, OutputError, DeviceError, FileNotFoundError, ValueError
 
 
 @contextmanager
@@ -73,8 +81,12 @@ def progress_bar(quiet: bool, label: str) -> Iterator[Callable[[int, int | None]
 
 def _config(weights: Path | None, device: str, ghcu: bool, smooth: bool, redetect_every: int, derotate: bool,
             lines: bool, detector: str, flip_test: bool = False, stacks: int | None = None,
-            search_every: int = TrackerConfig.search_every, preset: str = X264_PRESET, precision: str = "auto",
+            search_every: int = SEARCH_EVERY, preset: str = X264_PRESET, precision: str = "auto",
             face_threads: int | None = None) -> PipelineConfig:
+    from tracker.draw import DrawConfig
+    from tracker.pipeline import PipelineConfig
+    from tracker.tracking import TrackerConfig
+
     return PipelineConfig(
         weights=weights, device=device, detector=detector, ghcu=ghcu, flip_test=flip_test, num_stacks=stacks,
         precision=precision, face_threads=face_threads,
@@ -97,7 +109,7 @@ def _report(summary: RunSummary, outputs: RunOutputs, quiet: bool) -> None:
 
 @app.command()
 def run(
-    video: Annotated[Path, typer.Argument(help="input video (any format FFmpeg reads)")],
+    videos: Annotated[list[Path], typer.Argument(help="input video(s) (any format FFmpeg reads), folders of videos or quoted globs")],
     out: Annotated[Path | None, typer.Option("--out", "-o", help="overlay video (H.264 .mp4)")] = None,
     csv: Annotated[Path | None, typer.Option("--csv", help="per-frame, per-face CSV")] = None,
     json: Annotated[Path | None, typer.Option("--json", help="per-frame JSON")] = None,
@@ -106,8 +118,8 @@ def run(
     device: DeviceOpt = "auto",
     ghcu: GhcuOpt = True,
     smooth: SmoothOpt = True,
-    redetect_every: Annotated[int, typer.Option(help="while tracking, detect every N frames to pick up new faces")] = TrackerConfig.redetect_every,
-    search_every: Annotated[int, typer.Option(help="with no face tracked, detect every N frames (and on every cut)")] = TrackerConfig.search_every,
+    redetect_every: Annotated[int, typer.Option(help="while tracking, detect every N frames to pick up new faces")] = REDETECT_EVERY,
+    search_every: Annotated[int, typer.Option(help="with no face tracked, detect every N frames (and on every cut)")] = SEARCH_EVERY,
     derotate: Annotated[bool, typer.Option("--derotate/--no-derotate", help="level each crop by the eye line")] = True,
     lines: Annotated[bool, typer.Option("--lines/--no-lines", help="draw contour lines")] = True,
     detector: Annotated[str, typer.Option(help="face detector plugin")] = "haar",
@@ -116,19 +128,45 @@ def run(
     x264_preset: Annotated[str, typer.Option(help="overlay encoding: ultrafast (fastest, bigger) ... veryslow")] = X264_PRESET,
     precision: PrecisionOpt = "auto",
     face_threads: Annotated[int | None, typer.Option(min=1, help="CPU threads sharing a frame's faces (default: one per core, up to 4)")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out-dir", help="many videos: OUT_DIR/<name>.mp4 + <name>.csv each, and summary.csv")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="with --out-dir: videos tracked in parallel processes")] = 1,
+    shard: Annotated[str, typer.Option(help="with --out-dir: i/n takes every n-th video from the i-th (0-based), for n machines")] = "0/1",
     quiet: QuietOpt = False,
 ) -> None:
-    """Track 68 landmarks on every face of VIDEO and write an overlay and/or per-frame files."""
+    """Track 68 landmarks on every face of each video and write an overlay and/or per-frame files."""
+    from tracker.pipeline import RunOutputs, run_video
+
+    config_args = (weights, device, ghcu, smooth, redetect_every, derotate, lines, detector, flip_test, stacks, search_every,
+                   x264_preset, precision, face_threads)
+    if out_dir is not None:
+        _run_many(videos, out_dir, _config(*config_args), workers, shard, quiet)
+        return
+    if len(videos) != 1:
+        fail("several videos need --out-dir (one overlay and CSV per video there)")
+    video = videos[0]
     outputs = RunOutputs(out, csv, json, pts_dir)
     if not any((out, csv, json, pts_dir)):
         fail("nothing to write: give --out, --csv, --json and/or --pts-dir")
     with user_errors(), progress_bar(quiet, video.name) as progress:
-        config = _config(
-            weights, device, ghcu, smooth, redetect_every, derotate, lines, detector, flip_test, stacks, search_every, x264_preset,
-            precision, face_threads,
-        )
-        summary = run_video(video, outputs, config, progress)
+        summary = run_video(video, outputs, _config(*config_args), progress)
     _report(summary, outputs, quiet)
+
+
+def _run_many(videos: list[Path], out_dir: Path, config: PipelineConfig, workers: int, shard: str, quiet: bool) -> None:
+    from tracker.batch import ERROR, expand_inputs, parse_shard, run_batch
+
+    def report(row) -> None:
+        if not quiet:
+            detail = row.error if row.status == ERROR else f"{row.frames} frames, {row.fps:.1f} frames/s" if row.frames else ""
+            typer.echo(f"{row.status:7s} {row.video}" + (f": {detail}" if detail else ""))
+
+    with user_errors():
+        rows = run_batch(expand_inputs(videos), out_dir, config, workers, parse_shard(shard), report)
+    failed = sum(r.status == ERROR for r in rows)
+    if not quiet:
+        typer.echo(f"{len(rows)} videos: {len(rows) - failed} done or skipped, {failed} failed -> {out_dir}")
+    if failed:
+        raise typer.Exit(EXIT_FAILURE)
 
 
 @app.command()
@@ -142,6 +180,7 @@ def demo(
 ) -> None:
     """Make a short sample clip (a bundled portrait under a moving camera) and track it."""
     from tracker.demo import make_demo_clip
+    from tracker.pipeline import PipelineConfig, RunOutputs, run_video
 
     with tempfile.TemporaryDirectory() as tmp, user_errors():
         clip = make_demo_clip(Path(tmp) / "demo_input.mp4", frames)
@@ -166,7 +205,7 @@ def webcam(
     from tracker.live import run_live
 
     with user_errors():
-        frames, fps = run_live(camera, source, headless, max_frames, _config(weights, device, ghcu, smooth, TrackerConfig.redetect_every, True, True, "haar"))
+        frames, fps = run_live(camera, source, headless, max_frames, _config(weights, device, ghcu, smooth, REDETECT_EVERY, True, True, "haar"))
     typer.echo(f"{frames} frames, {fps:.1f} frames/s")
 
 
@@ -185,7 +224,9 @@ def _add_plugins() -> None:
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    _add_plugins()
+    builtin = {c.name or c.callback.__name__ for c in app.registered_commands if c.callback is not None}
+    if len(sys.argv) < 2 or sys.argv[1] not in builtin:  # a built-in command needs no plugin loaded
+        _add_plugins()
     try:
         app()
     except KeyboardInterrupt:

@@ -47,6 +47,12 @@ def crop_from_points(points: np.ndarray, scale: float = CROP_SCALE, angle: float
     return FaceCrop(float(centre[0]), float(centre[1]), max(side, 1.0), angle)
 
 
+def levelled_crop(points: np.ndarray) -> FaceCrop:
+    """The canonical crop of 68 landmarks, rotated so the eye line is level: how the tracker crops the
+    next frame, and the second pass of ``norm`` prediction (the paper's "+Norm")."""
+    return crop_from_points(points, angle=eye_line_angle(points))
+
+
 def warp_image(image: np.ndarray, crop: FaceCrop, out_size: int) -> np.ndarray:
     return cv2.warpAffine(
         image, crop.matrix(out_size), (out_size, out_size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT

@@ -9,12 +9,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from tracker.geometry import FaceCrop, from_crop, warp_image
-from tracker.heatmaps import decode, heatmap_to_input
+from tracker.geometry import FaceCrop, from_crop, levelled_crop, warp_image
+from tracker.heatmaps import MODULATION_SIGMA, decode, heatmap_to_input
 from tracker.inference import cached_graph, freeze_for_inference, graph_key
-from tracker.markup import flip_permutation
+from tracker.markup import NUM_POINTS, flip_permutation
 from tracker.models import LandmarkModel
-from tracker.models.hourglass import STEM_STRIDE, FirstStacks
+from tracker.models.hourglass import FirstStacks
 from tracker.quantization import int8_ranges_for, quantize
 from tracker.timing import NULL_TIMER, StageTimer
 
@@ -69,12 +69,13 @@ class LandmarkPredictor:
     def __init__(
         self, model: LandmarkModel, device: torch.device | str = "cpu", use_ghcu: bool = True, flip_test: bool = False,
         freeze: bool = False, timer: StageTimer = NULL_TIMER, num_stacks: int | None = None, face_threads: int = 1,
-        int8: bool = False,
+        int8: bool = False, modulation_sigma: float | None = MODULATION_SIGMA,
     ) -> None:
         if face_threads < 1:
             raise ValueError(f"face_threads must be at least 1, got {face_threads}")
         self.device = torch.device(device)
         self.face_threads = face_threads
+        self.modulation_sigma = modulation_sigma  # DARK decoding (``tracker.heatmaps.modulate``); None: off
         self._pool: ThreadPoolExecutor | None = None
         self.flip_test = flip_test
         self.timer = timer
@@ -82,6 +83,7 @@ class LandmarkPredictor:
         self.flip_index = torch.as_tensor(flip_permutation(model.config.num_points), device=self.device)
         self.input_size = model.config.input_size
         self.heatmap_size = model.config.heatmap_size
+        self.heatmap_stride = model.config.heatmap_stride
         network = model.hourglass.to(self.device).eval().to(memory_format=torch.channels_last)
         self.hourglass: nn.Module = network if num_stacks is None else FirstStacks(network, num_stacks)
         self.ghcu = model.ghcu.to(self.device).eval() if (use_ghcu and model.ghcu is not None) else None
@@ -132,19 +134,37 @@ class LandmarkPredictor:
                 mirrored = self.hourglass(torch.flip(x, dims=[3]))[-1].float()
                 heatmaps = (heatmaps + torch.flip(mirrored, dims=[3])[:, self.flip_index]) / 2
         with timer.stage("heatmap decode"):
-            points, confidence = decode(heatmaps)
+            points, confidence = decode(heatmaps, self.modulation_sigma)
         if self.ghcu is not None:
             with timer.stage("ghcu"):
                 unit = self.ghcu(heatmaps, heatmap_to_unit(points, self.heatmap_size))
                 points = unit_to_heatmap(unit, self.heatmap_size)
-        return CropPrediction(heatmap_to_input(points, STEM_STRIDE), confidence, heatmaps)
+        return CropPrediction(heatmap_to_input(points, self.heatmap_stride), confidence, heatmaps)
 
-    def predict(self, image: np.ndarray, crops: Sequence[FaceCrop]) -> tuple[np.ndarray, np.ndarray]:
-        """Landmarks in image pixels (F, N, 2) and confidences (F, N) for each crop of ``image``."""
+    def predict(self, image: np.ndarray, crops: Sequence[FaceCrop], norm: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Landmarks in image pixels (F, N, 2) and confidences (F, N) for each crop of ``image``.
+
+        ``norm`` predicts twice, the second time on the crop levelled by the first answer's eye line
+        (``levelled_crop``; the paper's "+Norm", 68 points only): 2x the cost, better on rolled faces.
+        """
+        return self.predict_pairs([image] * len(crops), crops, norm)
+
+    def predict_pairs(
+        self, images: Sequence[np.ndarray], crops: Sequence[FaceCrop], norm: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """As ``predict``, for one crop of each of ``images`` (faces of different stills in one batch)."""
         if not crops:
             return np.zeros((0, self.num_points, 2)), np.zeros((0, self.num_points))
+        if norm and self.num_points != NUM_POINTS:
+            raise ValueError(f"norm needs the {NUM_POINTS}-point markup's eyes; this model has {self.num_points} points")
+        points, confidence = self._predict_crops(images, crops)
+        if norm:
+            points, confidence = self._predict_crops(images, [levelled_crop(p) for p in points])
+        return points, confidence
+
+    def _predict_crops(self, images: Sequence[np.ndarray], crops: Sequence[FaceCrop]) -> tuple[np.ndarray, np.ndarray]:
         with self.timer.stage("crop"):
-            batch = np.stack([warp_image(image, c, self.input_size) for c in crops])
+            batch = np.stack([warp_image(image, c, self.input_size) for image, c in zip(images, crops)])
         out = self.predict_batch(batch)
         pts = out.points.cpu().numpy().astype(np.float64)
         image_pts = np.stack([from_crop(p, c, self.input_size) for p, c in zip(pts, crops)])

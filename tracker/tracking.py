@@ -18,10 +18,11 @@ import cv2
 import numpy as np
 
 from tracker.detection import Detection, FaceDetector
-from tracker.geometry import FaceCrop, crop_from_points, eye_line_angle
+from tracker.geometry import FaceCrop, crop_from_points, levelled_crop
 from tracker.predictor import LandmarkPredictor
 from tracker.smoothing import LandmarkSmoother, SmoothingConfig
 from tracker.timing import NULL_TIMER, StageTimer
+from tracker.defaults import REDETECT_EVERY, SEARCH_EVERY
 
 Source = Literal["detected", "tracked"]
 NEVER = 1 << 30  # frames since the last detection, before the first one
@@ -34,10 +35,10 @@ def thumbnail(image: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class TrackerConfig:
-    redetect_every: int = 30  # frames between detections while faces are tracked (new faces)
+    redetect_every: int = REDETECT_EVERY  # frames between detections while faces are tracked (new faces)
     # While no face is tracked the detector runs 1, 2, 4, ... frames apart, at most ``search_every``
     # (a lost face often comes back soon; a faceless shot need not be searched on every frame)...
-    search_every: int = 12
+    search_every: int = SEARCH_EVERY
     cut_threshold: float = 20.0  # ...or at once on a cut: this mean change (0-255) of a tiny thumbnail
     min_confidence: float = 0.35  # mean heatmap peak below which a face is rejected / lost
     derotate: bool = True
@@ -119,8 +120,7 @@ class FaceTracker:
         self.predictor.close()
 
     def _crop_for(self, points: np.ndarray) -> FaceCrop:
-        angle = eye_line_angle(points) if self.config.derotate else 0.0
-        return crop_from_points(points, angle=angle)
+        return levelled_crop(points) if self.config.derotate else crop_from_points(points)
 
     def reset(self) -> None:
         self.tracks.clear()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from tracker.defaults import X264_PRESET  # noqa: F401  (re-exported: the encoder's default)
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,6 @@ H264_CRF = 20  # x264 constant rate factor: visually near-lossless for overlays
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 # The fastest preset by default: the same CRF keeps the visual quality, files are bigger (README,
 # Output formats, has the sizes on the test clip).
-X264_PRESET = "ultrafast"
 
 
 class VideoError(RuntimeError):

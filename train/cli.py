@@ -1,19 +1,26 @@
-"""``tracker train``: one command per dataset, presets and stages selectable."""
+"""The training commands: ``tracker train``, ``pack-faces``, ``quantize`` and ``network-cost``.
+
+This module imports only typer at the top, so every ``--help`` answers at once; the work imports
+PyTorch and the rest when it starts.
+"""
 from __future__ import annotations
 
 import logging
+import os
+import time
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
-import torch
+from typing import TYPE_CHECKING
+
 import typer
 
-from tracker.datasets import FaceSample
-from tracker.devices import resolve_device
-from train.config import preset as make_preset
-from train.distributed import init_distributed, shutdown
-from train.runner import STAGES, Trainer
+from train.defaults import MAX_GPU_WORKERS, PACK_MARGIN, PACK_QUALITY, PACK_TRAIN_SIZE, PACK_VAL_SIZE, STAGES
+
+if TYPE_CHECKING:
+    from tracker.datasets import FaceSample
+
 
 class Dataset(str, Enum):
     w300 = "300w"
@@ -69,9 +76,26 @@ def run(
     epoch_budget: Annotated[int | None, typer.Option(help="stop (resumably) after this many epochs in this call")] = None,
     init_weights: Annotated[Path | None, typer.Option(help="start from these weights (e.g. --stages ghcu on a baseline)")] = None,
     seed: Annotated[int, typer.Option()] = 0,
+    pack: Annotated[Path | None, typer.Option(help="train from a pack (`tracker pack-faces`) instead of --root")] = None,
+    time_budget: Annotated[float | None, typer.Option(help="stop (resumably) before an epoch that would end after this many seconds")] = None,
+    workers: Annotated[int | None, typer.Option(help="data-loader processes (default: the preset's; on CUDA one per core, up to 16)")] = None,
+    results: Annotated[Path | None, typer.Option(help="also bundle the run's weights, logs and metrics here, in parts of at most 15 MiB")] = None,
+    teacher: Annotated[Path | None, typer.Option(help="distil from this stronger model's heatmaps of every augmented crop")] = None,
+    distill_weight: Annotated[float, typer.Option(help="weight of the teacher term beside the labels' (weight 1)")] = 1.0,
 ) -> None:
     """Train the hourglass, then SA, then the GHCU; re-running the same command resumes where it stopped."""
     from dataclasses import replace
+
+    import torch
+
+    from tracker.devices import resolve_device
+    from train.config import DistillConfig
+    from train.config import preset as make_preset
+    from train.distributed import end_distributed_worker, init_distributed, shutdown
+    from tracker.models import WeightsError
+    from train.pack import PackError
+    from train.results import bundle_results
+    from train.runner import Trainer, faces_to_splits, pack_to_splits
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", force=True)
     chosen = tuple(s.strip() for s in stages.split(",") if s.strip())
@@ -83,19 +107,117 @@ def run(
     for name, epochs in (("baseline", baseline_epochs), ("sa", sa_epochs), ("ghcu", ghcu_epochs)):
         if epochs is not None:
             cfg = replace(cfg, **{name: replace(getattr(cfg, name), epochs=epochs)})
+    if teacher is not None:
+        cfg = replace(cfg, distill=DistillConfig(teacher=str(teacher), weight=distill_weight))
     dev = resolve_device(device)
+    if workers is None and dev.type == "cuda":
+        workers = min(MAX_GPU_WORKERS, os.cpu_count() or 1)
+    if workers is not None:
+        cfg = replace(cfg, num_workers=workers)
+    deadline = time.monotonic() + time_budget if time_budget is not None else None
     info = init_distributed(dev)
     if dev.type == "cuda" and info.enabled:
         dev = torch.device("cuda", info.local_rank)
         torch.cuda.set_device(dev)
     try:
-        train_faces, val_faces = _faces(data, root, mat, w300_root)
-        trainer = Trainer(cfg, train_faces, val_faces, run_dir, dev, info, cache_dir)
+        if pack is not None:
+            train_split, val_split = pack_to_splits(cfg, pack)
+        else:
+            train_split, val_split = faces_to_splits(cfg, *_faces(data, root, mat, w300_root), cache_dir, info)
+        trainer = Trainer(cfg, train_split, val_split, run_dir, dev, info, deadline)
         if init_weights is not None and (fresh or not trainer.checkpoint_path.is_file()):
             trainer.init_from(init_weights)
-        results = trainer.run(chosen, resume=not fresh, epoch_budget=epoch_budget)
-    finally:
+        scores = trainer.run(chosen, resume=not fresh, epoch_budget=epoch_budget)
+    except (PackError, WeightsError, FileNotFoundError) as err:  # a bad pack, teacher or dataset path
+        typer.echo(f"error: {str(err).splitlines()[0]}", err=True)
         shutdown(info)
+        raise typer.Exit(1) from None
+    except BaseException:
+        shutdown(info)
+        raise
     if info.is_main:
-        for row, value in results.items():
+        for row, value in scores.items():
             typer.echo(f"{row:12s} val NME (inter-pupil) {value:.3f}%")
+        if trainer.stopped_early:
+            typer.echo(f"stopped at {trainer.state.stage} epoch {trainer.state.epoch}; the same command resumes")
+        if results is not None:
+            for part in bundle_results(run_dir, results):
+                typer.echo(f"results: {part}")
+    if info.enabled:
+        del trainer
+        end_distributed_worker(info)
+
+
+def pack(
+    out: Annotated[Path, typer.Option(help="the pack file to write (.npz)")],
+    data: Annotated[Dataset, typer.Option(help="dataset protocol")] = Dataset.w300,
+    root: Annotated[Path, typer.Option(help="dataset root (300-W folders, AFLW images, 300-VW videos)")] = Path("data/300W"),
+    mat: Annotated[Path | None, typer.Option(help="AFLWinfo_release.mat (AFLW)")] = None,
+    w300_root: Annotated[Path | None, typer.Option(help="300-W root (300-VW training)")] = None,
+    size: Annotated[int, typer.Option(help="side of the stored training crops, px")] = PACK_TRAIN_SIZE,
+    val_size: Annotated[int, typer.Option(help="side of the stored validation crops, px")] = PACK_VAL_SIZE,
+    margin: Annotated[float, typer.Option(help="training crop side / canonical crop side (the presets' cache_margin)")] = PACK_MARGIN,
+    quality: Annotated[int, typer.Option(min=1, max=100, help="WebP quality")] = PACK_QUALITY,
+) -> None:
+    """Pack the training and validation faces into one small file for `tracker train --pack`."""
+    import numpy as np
+
+    from train.cache import build_cache
+    from train.pack import PackedSplit, write_pack
+
+    train_faces, val_faces = _faces(data, root, mat, w300_root)
+    if not train_faces:
+        raise typer.BadParameter(f"no training faces under {root}")
+    splits = {}
+    for name, faces, side, factor in (("train", train_faces, size, margin), ("val", val_faces, val_size, 1.0)):
+        if faces:
+            boxes = np.array([f.box for f in faces], dtype=np.float64) if faces[0].box else None
+            splits[name] = PackedSplit(build_cache(faces, side, factor), np.stack([f.points for f in faces]), boxes)
+    written = write_pack(out, splits, quality)
+    counts = ", ".join(f"{len(s.cache)} {name}" for name, s in splits.items())
+    typer.echo(f"wrote {out}: {counts} faces, {written / 2**20:.1f} MiB")
+
+
+def network_cost(
+    presets: Annotated[list[str] | None, typer.Option("--preset", help="preset(s) whose hourglass to time (repeatable)")] = None,
+    rounds: Annotated[int, typer.Option(help="interleaved timing rounds")] = 10,
+) -> None:
+    """Milliseconds per face of each preset's hourglass (random weights), float and int8, one thread."""
+    from eval.report import format_table
+    from eval.speed import time_architectures
+    from tracker.models import StackedHourglass
+    from train.config import preset as make_preset
+
+    names = presets or ["compact", "compact64"]
+    try:
+        configs = {name: make_preset(name).model for name in names}
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from None
+    table = time_architectures(configs, rounds=rounds)
+    rows = {
+        name: {"params_M": round(sum(p.numel() for p in StackedHourglass(c).parameters()) / 1e6, 2),
+               "heatmap": f"{c.heatmap_size}x{c.heatmap_size}", **{f"ms_{k}": round(v, 2) for k, v in table[name].items()}}
+        for name, c in configs.items()
+    }
+    typer.echo(format_table(rows, ("params_M", "heatmap", "ms_float", "ms_int8")))
+
+
+def quantize(
+    root: Annotated[Path, typer.Option(help="300-W root: calibration faces from its training split")],
+    out: Annotated[Path, typer.Option(help="weights file to write (may be the input)")],
+    weights: Annotated[Path | None, typer.Option(help="weights to calibrate (default: the bundled model)")] = None,
+    faces: Annotated[int, typer.Option(min=1, help="training faces to calibrate on")] = 128,
+    seed: Annotated[int, typer.Option(help="which faces")] = 0,
+) -> None:
+    """Calibrate int8 CPU inference for a weights file; prints its NME against float on 300-W common."""
+    from tracker.models import WeightsError
+    from tracker.quantization import QuantizationError
+    from train.quantize import add_int8_ranges
+
+    try:
+        lines = add_int8_ranges(root, out, weights, faces, seed)
+    except (FileNotFoundError, WeightsError, QuantizationError) as err:
+        typer.echo(f"error: {str(err).splitlines()[0]}", err=True)
+        raise typer.Exit(1) from None
+    for line in lines:
+        typer.echo(line)

@@ -44,6 +44,19 @@ class SearchConfig:
 
 
 @dataclass(frozen=True)
+class DistillConfig:
+    """Training from a stronger model: its heatmaps of every augmented crop are a second target.
+
+    The loss is ``label_weight`` x loss(labels) + ``weight`` x loss(teacher heatmaps), in the
+    hourglass stages (baseline and SA); the GHCU learns from labels only.
+    """
+
+    teacher: str = ""  # weights file of the teacher; empty: no distillation
+    weight: float = 1.0
+    label_weight: float = 1.0
+
+
+@dataclass(frozen=True)
 class StageConfig:
     epochs: int
     lr: float
@@ -56,12 +69,14 @@ class TrainConfig:
     preset: str
     model: HourglassConfig
     heatmap_sigma: float = 1.0  # heatmap pixels
+    loss: str = "mse"  # heatmap loss: mse (the paper's) | awing (train.losses)
     baseline: StageConfig = StageConfig(epochs=120, lr=2.5e-4, lr_final=2.5e-6)
     sa: StageConfig = StageConfig(epochs=10, lr=2.5e-5, lr_final=2.5e-6)
     ghcu: StageConfig = StageConfig(epochs=40, lr=1e-3, lr_final=1e-5, batch_size=32)
     ghcu_model: GHCUConfig = GHCUConfig()
     search: SearchConfig = SearchConfig()
     augment: AugmentConfig = AugmentConfig()
+    distill: DistillConfig = DistillConfig()
     seed: int = 0
     num_workers: int = 2
     amp: bool = True  # mixed precision, GPU only
@@ -100,6 +115,7 @@ _TYPES: dict[str, type] = {
     "GHCUConfig": GHCUConfig,
     "SearchConfig": SearchConfig,
     "AugmentConfig": AugmentConfig,
+    "DistillConfig": DistillConfig,
 }
 
 
@@ -122,6 +138,38 @@ def _compact() -> TrainConfig:
     )
 
 
+def _compact64() -> TrainConfig:
+    """The CPU default: 2 stacks x 128 features at 128x128, 64x64 heatmaps from an upsampling head,
+    Adaptive Wing loss. Wider than ``compact`` (which underfits) and with heatmaps twice as fine."""
+    model = HourglassConfig(num_stacks=2, features=128, depth=3, input_size=128, heatmap_stride=2, head_features=32)
+    return TrainConfig(
+        preset="compact64",
+        model=model,
+        heatmap_sigma=1.0,
+        loss="awing",
+        baseline=StageConfig(epochs=50, lr=5e-4, lr_final=5e-6, batch_size=16),
+        sa=StageConfig(epochs=4, lr=5e-5, lr_final=1e-5, batch_size=16),
+        ghcu=StageConfig(epochs=10, lr=1e-3, lr_final=1e-5, batch_size=32),
+        ghcu_model=GHCUConfig(heatmap_size=64, channels=(64, 64, 32, 32, 16, 16)),
+    )
+
+
+def _compact_s2() -> TrainConfig:
+    """``compact`` with 64x64 heatmaps from an upsampling head, fine-tuned from trained ``compact``
+    weights (``--init-weights``): the hourglass keeps what it learnt, the head learns the finer maps."""
+    model = HourglassConfig(num_stacks=2, features=96, depth=3, input_size=128, heatmap_stride=2, head_features=32)
+    return TrainConfig(
+        preset="compact-s2",
+        model=model,
+        heatmap_sigma=1.0,
+        loss="awing",  # with MSE the new head collapses to all-zero maps (3 of 4,096 pixels are foreground)
+        baseline=StageConfig(epochs=14, lr=2e-4, lr_final=2e-6, batch_size=16),
+        sa=StageConfig(epochs=2, lr=2e-5, lr_final=1e-5, batch_size=16),
+        ghcu=StageConfig(epochs=5, lr=1e-3, lr_final=1e-5, batch_size=32),
+        ghcu_model=GHCUConfig(heatmap_size=64, channels=(64, 64, 32, 32, 16, 16)),
+    )
+
+
 def _tiny() -> TrainConfig:
     """For tests: a very small network and a few short epochs."""
     model = HourglassConfig(num_stacks=1, features=16, depth=1, input_size=32)
@@ -136,7 +184,7 @@ def _tiny() -> TrainConfig:
     )
 
 
-PRESETS = {"paper": _paper, "compact": _compact, "tiny": _tiny}
+PRESETS = {"paper": _paper, "compact": _compact, "compact64": _compact64, "compact-s2": _compact_s2, "tiny": _tiny}
 
 
 def preset(name: str, **overrides: Any) -> TrainConfig:
@@ -145,4 +193,4 @@ def preset(name: str, **overrides: Any) -> TrainConfig:
     return replace(PRESETS[name](), **overrides)
 
 
-__all__ = ["AugmentConfig", "SearchConfig", "StageConfig", "TrainConfig", "PRESETS", "preset"]
+__all__ = ["AugmentConfig", "DistillConfig", "SearchConfig", "StageConfig", "TrainConfig", "PRESETS", "preset"]

@@ -1,8 +1,12 @@
 """torchrun / DistributedDataParallel plumbing; a single process is world size 1."""
 from __future__ import annotations
 
+import gc
+import logging
 import os
+import sys
 from dataclasses import dataclass
+from typing import NoReturn
 
 import torch
 import torch.distributed as dist
@@ -58,6 +62,22 @@ def barrier(info: DistInfo) -> None:
 def shutdown(info: DistInfo) -> None:
     if info.enabled and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def end_distributed_worker(info: DistInfo) -> NoReturn:
+    """End a torchrun worker whose work is done and written: wait for every rank, leave the group, exit 0.
+
+    The exit skips interpreter finalisation: gloo's C++ threads can outlive the process group there
+    and abort the process ("terminate called without an active exception") after a successful run,
+    which torchrun would report as a failure.
+    """
+    gc.collect()  # DDP reducers and their pending work go before the group does
+    barrier(info)
+    shutdown(info)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def max_param_divergence(module: torch.nn.Module, info: DistInfo) -> float:

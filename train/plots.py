@@ -11,14 +11,18 @@ import numpy as np  # noqa: E402
 
 
 def plot_history(history: list[dict], out_dir: Path) -> None:
-    """``loss.png`` and ``val_nme.png``: one curve per stage, x = global epoch."""
-    for key, name, ylabel in (("loss", "loss.png", "training loss"), ("val_nme_ip", "val_nme.png", "validation NME (inter-pupil, %)")):
+    """``loss.png`` and ``val_nme.png`` (validation faces solid, training faces dashed): one curve per
+    stage, x = global epoch."""
+    for keys, name, ylabel in ((("loss",), "loss.png", "training loss"),
+                               (("val_nme_ip", "train_nme_ip"), "val_nme.png", "NME (inter-pupil, %)")):
         fig, ax = plt.subplots(figsize=(6, 4))
-        for stage in dict.fromkeys(r["stage"] for r in history):
-            rows = [(i, r[key]) for i, r in enumerate(history) if r["stage"] == stage and r.get(key) is not None]
-            if rows:
-                x, y = zip(*rows)
-                ax.plot(x, y, marker=".", label=stage)
+        for key in keys:
+            for stage in dict.fromkeys(r["stage"] for r in history):
+                rows = [(i, r[key]) for i, r in enumerate(history) if r["stage"] == stage and r.get(key) is not None]
+                if rows:
+                    x, y = zip(*rows)
+                    label = f"{stage}, training faces" if key == "train_nme_ip" else stage
+                    ax.plot(x, y, marker=".", label=label, linestyle="--" if key == "train_nme_ip" else "-")
         ax.set_xlabel("epoch (all stages)")
         ax.set_ylabel(ylabel)
         ax.set_yscale("log")  # the late epochs, where training saturates, stay readable

@@ -18,23 +18,25 @@ from torch.utils.data.distributed import DistributedSampler
 
 from eval.metrics import nme
 from tracker.datasets import FaceSample
-from tracker.geometry import from_crop
-from tracker.heatmaps import decode, heatmap_to_input, input_to_heatmap, render_gaussians
+from tracker.geometry import FaceCrop, from_crop, to_crop, warp_image
+from tracker.heatmaps import MODULATION_SIGMA, decode, heatmap_to_input, input_to_heatmap, render_gaussians
 from tracker.models import GHCU, LandmarkModel, StackedHourglass, load_weights, save_weights
-from tracker.models.hourglass import STEM_STRIDE
 from tracker.predictor import LandmarkPredictor, heatmap_to_unit, to_network_input
-from train.cache import build_cache
+from train.cache import CropCache, build_cache
 from train.config import StageConfig, TrainConfig
 from train.data import LandmarkDataset
+from train.defaults import STAGES
+from train.pack import PackedSplit, PackError, read_pack
+from train.losses import heatmap_loss
 from train.distributed import DistInfo, all_reduce_sum, barrier, max_param_divergence, sync_buffers
 from train.plots import plot_history, plot_label_changes
 from train.semantic_alignment import search_latent_points
 
 log = logging.getLogger(__name__)
 
-STAGES = ("baseline", "sa", "ghcu")
 FIGURE_FACES = 4
 SEARCH_BATCH = 32
+FIT_CHECK_FACES = 224  # training faces scored each epoch (as many as LFPW test has)
 
 
 def stage_lr(stage: StageConfig, epoch: int) -> float:
@@ -54,41 +56,103 @@ class RunState:
     results: dict[str, float] = field(default_factory=dict)
 
 
+def render_size(cfg: TrainConfig) -> int:
+    """Side of the augmented training crops: the larger of the model's and the teacher's input sizes,
+    so a teacher that reads 256 px crops sees full detail while the student gets its own size."""
+    if not cfg.distill.teacher:
+        return cfg.model.input_size
+    return max(cfg.model.input_size, load_weights(cfg.distill.teacher).config.input_size)
+
+
+def faces_to_splits(
+    cfg: TrainConfig, train_faces: list[FaceSample], val_faces: list[FaceSample], cache_dir: Path | None = None,
+    dist_info: DistInfo = DistInfo(),
+) -> tuple[PackedSplit, PackedSplit | None]:
+    """Crop caches of the training faces (with the augmentation margin) and the validation faces
+    (canonical crops); rank 0 builds and saves them, the other ranks then read them."""
+    if not dist_info.is_main:
+        barrier(dist_info)
+    train_cache = build_cache(train_faces, int(round(render_size(cfg) * cfg.cache_margin)), cfg.cache_margin, cache_dir)
+    val_cache = build_cache(val_faces, cfg.model.input_size, 1.0, cache_dir) if val_faces else None
+    if dist_info.is_main:
+        barrier(dist_info)
+
+    def split(cache: CropCache, faces: list[FaceSample]) -> PackedSplit:
+        boxes = np.array([f.box for f in faces], dtype=np.float64) if faces and faces[0].box else None
+        return PackedSplit(cache, np.stack([f.points for f in faces]), boxes)
+
+    return split(train_cache, train_faces), split(val_cache, val_faces) if val_cache is not None else None
+
+
+def pack_to_splits(cfg: TrainConfig, path: Path) -> tuple[PackedSplit, PackedSplit | None]:
+    """The training and validation splits of a pack (``train.pack``) at this config's sizes."""
+    splits = read_pack(path)
+    train = splits["train"]
+    if abs(train.cache.margin - cfg.cache_margin) > 1e-6:
+        raise PackError(f"{path}: packed with margin {train.cache.margin}, the config needs {cfg.cache_margin}")
+    val = splits.get("val")
+    return (train.resized(int(round(render_size(cfg) * cfg.cache_margin))),
+            val.resized(cfg.model.input_size) if val is not None else None)
+
+
 class Trainer:
     def __init__(
         self,
         cfg: TrainConfig,
-        train_faces: list[FaceSample],
-        val_faces: list[FaceSample],
+        train: PackedSplit,
+        val: PackedSplit | None,
         run_dir: Path,
         device: torch.device,
         dist_info: DistInfo = DistInfo(),
-        cache_dir: Path | None = None,
+        deadline: float | None = None,
     ) -> None:
+        """``deadline`` (a ``time.monotonic()`` value): stop, resumably, before an epoch that would end after it."""
         self.cfg = cfg
         self.run_dir = Path(run_dir)
         self.device = device
         self.dist = dist_info
+        self.deadline = deadline
         self.amp = cfg.amp and device.type == "cuda"
+        self.memory_format = torch.channels_last if device.type == "cuda" else torch.contiguous_format
         torch.manual_seed(cfg.seed)
-        self.hourglass = StackedHourglass(cfg.model).to(device)
+        self.hourglass = StackedHourglass(cfg.model).to(device, memory_format=self.memory_format)
         self.ghcu = GHCU(cfg.ghcu_model).to(device)
         if cfg.ghcu_model.heatmap_size != cfg.model.heatmap_size:
             raise ValueError("ghcu_model.heatmap_size must equal the hourglass heatmap size")
-        cache_size = int(round(cfg.model.input_size * cfg.cache_margin))
-        if not self.dist.is_main:  # rank 0 builds (and saves) the crop cache; the others then read it
-            barrier(self.dist)
-        self.train_cache = build_cache(train_faces, cache_size, cfg.cache_margin, cache_dir)
-        self.val_cache = build_cache(val_faces, cfg.model.input_size, 1.0, cache_dir) if val_faces else None
-        if self.dist.is_main:
-            barrier(self.dist)
-        self.val_gt = np.stack([f.points for f in val_faces]) if val_faces else None
-        self.val_boxes = np.array([f.box for f in val_faces], dtype=np.float64) if val_faces and val_faces[0].box else None
-        self.dataset = LandmarkDataset(self.train_cache, cfg.model.input_size, cfg.augment, cfg.seed)
+        self.train_cache = train.cache
+        self.val_cache = val.cache if val is not None and len(val.cache) else None
+        self.val_gt = val.image_points if self.val_cache is not None else None
+        self.val_boxes = val.boxes if self.val_cache is not None else None
+        self.teacher = self._load_teacher(cfg.distill.teacher) if cfg.distill.teacher else None
+        self.render_size = render_size(cfg)
+        self.dataset = LandmarkDataset(self.train_cache, self.render_size, cfg.augment, cfg.seed)
+        self.fit_cache, self.fit_gt, self.fit_boxes = self._fit_check_faces(train, cfg.model.input_size)
         self.state = RunState()
         if self.dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             (self.run_dir / "config.json").write_text(cfg.to_json())
+
+    @staticmethod
+    def _fit_check_faces(train: PackedSplit, size: int) -> tuple[CropCache | None, np.ndarray, np.ndarray | None]:
+        """Canonical crops of every k-th training face (at most ``FIT_CHECK_FACES``), as validation crops are."""
+        c = train.cache
+        if not len(c):
+            return None, train.image_points, None
+        idx = np.arange(0, len(c), max(1, len(c) // FIT_CHECK_FACES))[:FIT_CHECK_FACES]
+        canonical = c.canonical
+        images = np.stack([warp_image(c.images[i], canonical, size) for i in idx])
+        crops = [FaceCrop(c.crops[i].cx, c.crops[i].cy, c.crops[i].size / c.margin, c.crops[i].angle) for i in idx]
+        points = np.stack([to_crop(train.image_points[i], k, size) for i, k in zip(idx, crops)]).astype(np.float32)
+        cache = CropCache(images, points, 1.0, crops, [c.names[i] for i in idx])
+        return cache, train.image_points[idx], train.boxes[idx] if train.boxes is not None else None
+
+    def _load_teacher(self, path: str) -> StackedHourglass:
+        teacher = load_weights(path, map_location=self.device).hourglass
+        if teacher.config.num_points != self.cfg.model.num_points:
+            raise ValueError(f"teacher {path} predicts {teacher.config.num_points} points, the student {self.cfg.model.num_points}")
+        for p in teacher.parameters():
+            p.requires_grad_(False)
+        return teacher.to(self.device, memory_format=self.memory_format).eval()
 
     # ----------------------------------------------------------------- persistence
     @property
@@ -120,14 +184,27 @@ class Trainer:
         log.info("resumed at stage %s, %d epochs done", self.state.stage, self.state.epoch)
         return payload.get("optimizer")
 
-    def init_from(self, path: Path) -> None:
-        """Start from a weights file (e.g. a finished baseline) instead of random initialisation."""
+    def init_from(self, path: Path) -> list[str]:
+        """Start from a weights file (e.g. a finished baseline) instead of random initialisation.
+
+        Of a network with another head (e.g. a stride-4 model for a stride-2 one) every tensor whose
+        name and shape match is copied, the rest stay random; returns the names of those left new."""
         model = load_weights(path, map_location=self.device)
-        if model.hourglass.config != self.cfg.model:
-            raise ValueError(f"{path} holds a {model.hourglass.config}, not the configured {self.cfg.model}")
-        self.hourglass.load_state_dict(model.hourglass.state_dict())
+        source = model.hourglass.state_dict()
+        if model.hourglass.config == self.cfg.model:
+            self.hourglass.load_state_dict(source)
+            fresh: list[str] = []
+        else:
+            own = self.hourglass.state_dict()
+            shared = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
+            fresh = sorted(set(own) - set(shared))
+            if not shared:
+                raise ValueError(f"{path} holds a {model.hourglass.config}, which shares no tensor with {self.cfg.model}")
+            self.hourglass.load_state_dict(shared, strict=False)
+            log.info("initialised %d of %d tensors from %s; new: %s", len(shared), len(own), path, ", ".join(fresh[:8]))
         if model.ghcu is not None and model.ghcu.config == self.cfg.ghcu_model:
             self.ghcu.load_state_dict(model.ghcu.state_dict())
+        return fresh
 
     def export(self, name: str, with_ghcu: bool) -> Path:
         path = self.run_dir / "weights" / f"{name}.pt"
@@ -156,15 +233,35 @@ class Trainer:
         ids = [self.device.index] if self.device.type == "cuda" else None
         return DistributedDataParallel(module, device_ids=ids)
 
+    def _input(self, images: torch.Tensor) -> torch.Tensor:
+        """Crops rendered at ``render_size`` (uint8) -> network input at the model's size, on the device,
+        channels-last on CUDA (faster convolutions with bf16)."""
+        x = to_network_input(images, self.device)
+        return self._resize(x, self.cfg.model.input_size).contiguous(memory_format=self.memory_format)
+
+    @staticmethod
+    def _resize(x: torch.Tensor, size: int) -> torch.Tensor:
+        return x if x.shape[-1] == size else F.interpolate(x, size=(size, size), mode="area" if size < x.shape[-1] else "bilinear")
+
+    def _to_model_pixels(self, points: torch.Tensor) -> torch.Tensor:
+        """Points in ``render_size`` crop pixels -> model-input pixels (pixel centres kept)."""
+        k = self.cfg.model.input_size / self.render_size
+        return (points + 0.5) * k - 0.5 if k != 1 else points
+
+    def _to_render_pixels(self, points: torch.Tensor) -> torch.Tensor:
+        k = self.cfg.model.input_size / self.render_size
+        return (points + 0.5) / k - 0.5 if k != 1 else points
+
     def _targets(self, points: torch.Tensor) -> torch.Tensor:
-        return render_gaussians(input_to_heatmap(points, STEM_STRIDE), self.cfg.model.heatmap_size, self.cfg.heatmap_sigma)
+        return render_gaussians(input_to_heatmap(points, self.cfg.model.heatmap_stride), self.cfg.model.heatmap_size, self.cfg.heatmap_sigma)
 
     def fit_epoch(self, model: torch.nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer, batch_loss) -> float:
-        """One optimisation pass over ``loader``; ``batch_loss(model, images, points)``; returns the mean loss."""
+        """One optimisation pass over ``loader``; ``batch_loss(model, images, points)`` with uint8 crops at
+        ``render_size`` and points in model-input pixels; returns the mean loss."""
         model.train()
         total, count = 0.0, 0
         for images, points, _ in loader:
-            loss = batch_loss(model, images, points.to(self.device))
+            loss = batch_loss(model, images, self._to_model_pixels(points.to(self.device)))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -173,20 +270,37 @@ class Trainer:
         return total / max(count, 1)
 
     def heatmap_loss(self, model: torch.nn.Module, images: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-        """Intermediate supervision: MSE on every stack, summed over heatmap pixels, mean over faces and points."""
+        """Intermediate supervision: the configured loss on every stack's heatmaps, against the labels'
+        Gaussians and, when distilling, ``distill.weight`` x against the teacher's heatmaps of the same crop."""
         target = self._targets(points)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-            outputs = model(to_network_input(images, self.device))
-        return sum(F.mse_loss(o.float(), target, reduction="sum") for o in outputs) / (target.shape[0] * target.shape[1])
+            outputs = model(self._input(images))
+        loss = sum(heatmap_loss(self.cfg.loss, o.float(), target) for o in outputs) * self.cfg.distill.label_weight
+        if self.teacher is not None:
+            taught = self.teacher_heatmaps(images)
+            loss = loss + self.cfg.distill.weight * sum(heatmap_loss(self.cfg.loss, o.float(), taught) for o in outputs)
+        return loss
+
+    @torch.no_grad()
+    def teacher_heatmaps(self, images: torch.Tensor) -> torch.Tensor:
+        """The teacher's last heatmaps of ``images`` (at its own input size), resampled to the student's
+        heatmap grid (both grids span the crop, so bilinear resampling keeps pixel centres aligned)."""
+        x = self._resize(to_network_input(images, self.device), self.teacher.config.input_size)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+            maps = self.teacher(x.contiguous(memory_format=self.memory_format))[-1].float()
+        size = self.cfg.model.heatmap_size
+        if maps.shape[-1] != size:
+            maps = F.interpolate(maps, size=(size, size), mode="area" if size < maps.shape[-1] else "bilinear")
+        return maps.clamp(0.0, 1.0)
 
     def ghcu_loss(self, model: torch.nn.Module, images: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
         """GHCU on the frozen hourglass's heatmaps of augmented crops; L1 in heatmap pixels."""
         size = self.cfg.model.heatmap_size
         with torch.no_grad(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-            heatmaps = self.hourglass(to_network_input(images, self.device))[-1].float()
-        decoded, _ = decode(heatmaps)
+            heatmaps = self.hourglass(self._input(images))[-1].float()
+        decoded, _ = decode(heatmaps, MODULATION_SIGMA)  # as the predictor decodes
         pred = model(heatmaps, heatmap_to_unit(decoded, size))
-        target = heatmap_to_unit(input_to_heatmap(points, STEM_STRIDE), size)
+        target = heatmap_to_unit(input_to_heatmap(points, self.cfg.model.heatmap_stride), size)
         return F.l1_loss(pred, target) * size
 
     @torch.no_grad()
@@ -200,10 +314,11 @@ class Trainer:
             idx = mine[start : start + SEARCH_BATCH]
             items = [self.dataset.canonical_item(i) for i in idx]
             images = torch.stack([im for im, _ in items])
-            observed = input_to_heatmap(torch.stack([p for _, p in items]).to(self.device), STEM_STRIDE)
-            heatmaps = self.hourglass(to_network_input(images, self.device))[-1].float()
+            observed_input = self._to_model_pixels(torch.stack([p for _, p in items]).to(self.device))
+            observed = input_to_heatmap(observed_input, self.cfg.model.heatmap_stride)
+            heatmaps = self.hourglass(self._input(images))[-1].float()
             latent = search_latent_points(heatmaps, observed, self.cfg.search)
-            latent_input = heatmap_to_input(latent, STEM_STRIDE)
+            latent_input = self._to_render_pixels(heatmap_to_input(latent, self.cfg.model.heatmap_stride))
             cache_pts = self.dataset.input_to_cache(latent_input.cpu().numpy().astype(np.float64))
             found[idx] = torch.from_numpy(cache_pts).to(found)
         all_reduce_sum(found, self.dist)
@@ -215,24 +330,38 @@ class Trainer:
         face-box size where the dataset provides boxes (AFLW)."""
         if self.val_cache is None or not self.dist.is_main:
             return None
+        return self._nme(self.val_cache, self.val_gt, self.val_boxes, with_ghcu)
+
+    def fit_check(self, with_ghcu: bool) -> float | None:
+        """The same NME on up to ``FIT_CHECK_FACES`` training faces against their annotations: beside the
+        validation NME it shows whether the model fits its training data (under- or overfitting)."""
+        if not self.dist.is_main or self.fit_cache is None:
+            return None
+        return self._nme(self.fit_cache, self.fit_gt, self.fit_boxes, with_ghcu)
+
+    @torch.no_grad()
+    def _nme(self, cache: CropCache, gt: np.ndarray, boxes: np.ndarray | None, with_ghcu: bool) -> float:
         model = LandmarkModel(self.hourglass, self.ghcu if with_ghcu else None)
         predictor = LandmarkPredictor(model, self.device, use_ghcu=with_ghcu)
         preds = []
-        for start in range(0, len(self.val_cache), 32):
-            out = predictor.predict_batch(self.val_cache.images[start : start + 32])
+        for start in range(0, len(cache), 32):
+            out = predictor.predict_batch(cache.images[start : start + 32])
             preds.append(out.points.cpu().numpy().astype(np.float64))
         pts = np.concatenate(preds)
-        size = self.val_cache.size
-        image_pts = np.stack([from_crop(p, c, size) for p, c in zip(pts, self.val_cache.crops)])
-        if self.val_boxes is not None:
-            return float(nme(image_pts, self.val_gt, "box", boxes=self.val_boxes).mean() * 100)
-        return float(nme(image_pts, self.val_gt, "inter_pupil").mean() * 100)
+        # the predictor turned the training modules channels-last in place; put them back, or the next
+        # epoch's arithmetic (and DDP's cross-rank layout check) would depend on when this ran
+        self.hourglass.to(memory_format=self.memory_format)
+        image_pts = np.stack([from_crop(p, c, cache.size) for p, c in zip(pts, cache.crops)])
+        if boxes is not None:
+            return float(nme(image_pts, gt, "box", boxes=boxes).mean() * 100)
+        return float(nme(image_pts, gt, "inter_pupil").mean() * 100)
 
     # ----------------------------------------------------------------- stages
     def run(self, stages: tuple[str, ...] = STAGES, resume: bool = True, epoch_budget: int | None = None) -> dict[str, float]:
         """Run ``stages`` from the checkpoint (if ``resume``); stop cleanly after ``epoch_budget`` epochs."""
         optimizer_state = self.load_checkpoint() if resume else None
         self._budget = epoch_budget
+        self.stopped_early = False
         for stage_index, stage in enumerate(STAGES):
             if stage not in stages or STAGES.index(stage) < STAGES.index(self.state.stage):
                 continue
@@ -240,6 +369,7 @@ class Trainer:
             if stage != self.state.stage:
                 self.state.stage, self.state.epoch, optimizer_state = stage, 0, None
             if not self._run_stage(stage, stage_index, start, optimizer_state):
+                self.stopped_early = True
                 break
             optimizer_state = None
         barrier(self.dist)
@@ -255,6 +385,7 @@ class Trainer:
             log.info("weights across %d ranks differ by at most %g", self.dist.world_size, divergence)
 
     _budget: int | None = None
+    stopped_early = False  # the last ``run`` stopped at its epoch or time budget, resumable
 
     def _run_stage(self, stage: str, stage_index: int, start: int, optimizer_state: dict | None) -> bool:
         """Train one stage from epoch ``start``; False when the epoch budget ran out first."""
@@ -265,6 +396,8 @@ class Trainer:
         if optimizer_state is not None:
             optimizer.load_state_dict(optimizer_state)
         for epoch in range(start, scfg.epochs):
+            if self._out_of_time(stage):
+                return False
             if self._budget is not None:
                 if self._budget <= 0:
                     return False
@@ -282,13 +415,25 @@ class Trainer:
             loss = self.fit_epoch(model, loader, optimizer, self.ghcu_loss if stage == "ghcu" else self.heatmap_loss)
             sync_buffers(trainable, self.dist)
             val = self.validate(with_ghcu=stage == "ghcu")
+            fit = self.fit_check(with_ghcu=stage == "ghcu")
             self.state.epoch = epoch + 1
             record = {"stage": stage, "epoch": epoch, "lr": stage_lr(scfg, epoch), "loss": loss, "val_nme_ip": val,
-                      "seconds": round(time.perf_counter() - t0, 1)}
+                      "train_nme_ip": fit, "seconds": round(time.perf_counter() - t0, 1)}
             self.state.history.append(record)
             self._log(record)
             self.save_checkpoint(optimizer)
         self._finish_stage(stage)
+        return True
+
+    def _out_of_time(self, stage: str) -> bool:
+        """Whether the next epoch of ``stage``, as long as its last one, would end after the deadline."""
+        if self.deadline is None:
+            return False
+        last = [r["seconds"] for r in self.state.history if r["stage"] == stage]
+        expected = last[-1] if last else 0.0
+        if time.monotonic() + expected <= self.deadline:
+            return False
+        log.info("time budget reached before %s epoch %d; re-run the same command to resume", stage, self.state.epoch)
         return True
 
     def _finish_stage(self, stage: str) -> None:

@@ -5,10 +5,13 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from tracker.markup import NUM_POINTS
 
-STEM_STRIDE = 4  # conv7x7/2 + max-pool/2: heatmaps are input_size / 4
+STEM_STRIDE = 4  # conv7x7/2 + max-pool/2: the hourglasses run at input_size / 4
+HEATMAP_STRIDES = (4, 2)  # 4: heatmaps at the hourglass resolution; 2: an upsampling head doubles it
+SKIP_LAYER = 3  # index in ``StackedHourglass.stem`` of the last stride-2 layer (the upsampling head's skip)
 
 
 @dataclass(frozen=True)
@@ -18,8 +21,14 @@ class HourglassConfig:
     depth: int = 4
     input_size: int = 256
     num_points: int = NUM_POINTS
+    # Input pixels per heatmap pixel. 2 adds an upsampling head to every stack (``UpsampleHead``):
+    # heatmaps twice as fine for a small cost, the hourglasses themselves unchanged.
+    heatmap_stride: int = STEM_STRIDE
+    head_features: int = 32  # channels of the upsampling head (heatmap_stride 2)
 
     def __post_init__(self) -> None:
+        if self.heatmap_stride not in HEATMAP_STRIDES:
+            raise ValueError(f"heatmap_stride must be one of {HEATMAP_STRIDES}, got {self.heatmap_stride}")
         if self.input_size % (STEM_STRIDE * 2**self.depth):
             raise ValueError(
                 f"input_size {self.input_size} must be a multiple of {STEM_STRIDE * 2**self.depth} for depth {self.depth}"
@@ -27,7 +36,7 @@ class HourglassConfig:
 
     @property
     def heatmap_size(self) -> int:
-        return self.input_size // STEM_STRIDE
+        return self.input_size // self.heatmap_stride
 
 
 class Residual(nn.Module):
@@ -45,6 +54,24 @@ class Residual(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x) + self.skip(x)
+
+
+class UpsampleHead(nn.Module):
+    """Heatmaps at twice the hourglass resolution: the stack's features, upsampled, plus the stem's
+    stride-2 features, through a 3x3 convolution (as the decoders of SimpleBaseline/U-Net do)."""
+
+    def __init__(self, features: int, skip_features: int, head_features: int, num_points: int) -> None:
+        super().__init__()
+        self.reduce = nn.Sequential(nn.Conv2d(features, head_features, 1, bias=False), nn.BatchNorm2d(head_features))
+        self.skip = nn.Sequential(nn.Conv2d(skip_features, head_features, 1, bias=False), nn.BatchNorm2d(head_features))
+        self.upsample = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)
+        self.refine = nn.Sequential(
+            nn.ReLU(inplace=True), nn.Conv2d(head_features, head_features, 3, padding=1, bias=False),
+            nn.BatchNorm2d(head_features), nn.ReLU(inplace=True), nn.Conv2d(head_features, num_points, 1),
+        )
+
+    def forward(self, features: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        return self.refine(self.upsample(self.reduce(features)) + self.skip(skip))
 
 
 class Hourglass(nn.Module):
@@ -76,7 +103,13 @@ class StackedHourglass(nn.Module):
             nn.Sequential(Residual(f, f), nn.Conv2d(f, f, 1, bias=False), nn.BatchNorm2d(f), nn.ReLU(inplace=True))
             for _ in range(config.num_stacks)
         )
-        self.heads = nn.ModuleList(nn.Conv2d(f, config.num_points, 1) for _ in range(config.num_stacks))
+        self.upsampled = config.heatmap_stride < STEM_STRIDE
+        if self.upsampled:
+            self.heads = nn.ModuleList(
+                UpsampleHead(f, f // 2, config.head_features, config.num_points) for _ in range(config.num_stacks)
+            )
+        else:
+            self.heads = nn.ModuleList(nn.Conv2d(f, config.num_points, 1) for _ in range(config.num_stacks))
         self.merge_features = nn.ModuleList(nn.Conv2d(f, f, 1) for _ in range(config.num_stacks - 1))
         self.merge_heatmaps = nn.ModuleList(nn.Conv2d(config.num_points, f, 1) for _ in range(config.num_stacks - 1))
 
@@ -88,14 +121,20 @@ class StackedHourglass(nn.Module):
     def forward(self, images: torch.Tensor, num_stacks: int | None = None) -> list[torch.Tensor]:
         """``num_stacks`` stops early, after that many stacks (each is trained to predict the heatmaps)."""
         stacks = self.config.num_stacks if num_stacks is None else self.check_num_stacks(num_stacks)
-        x = self.stem(images)
+        x = images
+        skip = images
+        for index, layer in enumerate(self.stem):
+            x = layer(x)
+            if index == SKIP_LAYER:
+                skip = x
         outputs = []
         for i in range(stacks):
             feat = self.features[i](self.hourglasses[i](x))
-            heat = self.heads[i](feat)
+            heat = self.heads[i](feat, skip) if self.upsampled else self.heads[i](feat)
             outputs.append(heat)
             if i < stacks - 1:
-                x = x + self.merge_features[i](feat) + self.merge_heatmaps[i](heat)
+                coarse = F.avg_pool2d(heat, 2) if self.upsampled else heat
+                x = x + self.merge_features[i](feat) + self.merge_heatmaps[i](coarse)
         return outputs
 
 

@@ -1,0 +1,104 @@
+"""The evaluation protocols as functions: the predictor a setting means, 300-W stills, 300-VW videos."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eval.report import format_table, summarise
+from eval.still import predict_faces, still_errors
+from tracker.detection import create_detector
+from tracker.devices import resolve_device
+from tracker.predictor import LandmarkPredictor
+from tracker.quantization import use_int8
+from tracker.tracking import FaceTracker, TrackerConfig
+from tracker.weights_registry import load_model
+
+log = logging.getLogger(__name__)
+
+def make_predictor(
+    weights: Path | None, ghcu: bool, device: str, flip_test: bool = False, stacks: int | None = None,
+    precision: str = "auto",
+) -> LandmarkPredictor:
+    """The predictor ``tracker run`` would use for these settings (frozen; int8 where ``auto`` picks it)."""
+    dev = resolve_device(device)
+    model = load_model(weights, str(dev))
+    if ghcu and model.ghcu is None:
+        log.warning("these weights have no GHCU; evaluating the hourglass alone")
+    return LandmarkPredictor(
+        model, dev, use_ghcu=ghcu, flip_test=flip_test, freeze=True, num_stacks=stacks, int8=use_int8(precision, model, dev),
+    )
+
+
+def evaluate_300w(
+    root: Path, subset: str, predictor: LandmarkPredictor, norm: bool = False,
+) -> tuple[dict[str, Any], dict[str, np.ndarray], str]:
+    from tracker.datasets import w300
+
+    load = w300.load_split(root, subset)
+    errors = still_errors(predict_faces(predictor, load.faces, norm), load.faces)
+    result = {"protocol": "300w", "subset": subset, **summarise(errors, "nme_ip"), "absent": [w300.FOLDERS[m] for m in load.missing]}
+    return result, errors, load.describe_missing()
+
+
+def video_table(result: dict[str, Any]) -> str:
+    rows = {f"video {k}": v for k, v in result["per_video"].items()}
+    rows.update({f"category {k}": v for k, v in result["per_category"].items()})
+    rows["all"] = result
+    return format_table(rows, ("n_frames", "n_missed", "nme_io", "nme_io_49", "auc_0.08", "fr_0.08"))
+
+
+def evaluate_300vw(
+    root: Path, category: str, videos: str | None, predictor: LandmarkPredictor, tracking: TrackerConfig,
+    init: str, detector: str = "haar",
+) -> tuple[dict[str, Any], list[str]]:
+    from eval.video import evaluate_sequence
+    from tracker.datasets import vw300
+
+    if videos == "found":
+        sequences, absent = vw300.find_sequences(root)
+        groups = {"found": [s.name for s in sequences]}
+        for seq in sequences:  # make-sequences names videos <level>_<face>: one group per level
+            prefix, _, rest = seq.name.partition("_")
+            if rest and prefix.isdigit():
+                groups.setdefault(f"level {prefix}", []).append(seq.name)
+    elif videos:
+        names = [v.strip() for v in videos.split(",") if v.strip()]
+        sequences, absent = vw300.find_sequences(root, names)
+        groups = {"selected": names}
+    else:
+        cats = [1, 2, 3] if category == "all" else [int(category)]
+        wanted = [v for c in cats for v in vw300.CATEGORIES[c]]
+        sequences, absent = vw300.find_sequences(root, wanted)
+        groups = {str(c): list(vw300.CATEGORIES[c]) for c in cats}
+    if not sequences:
+        raise FileNotFoundError(f"no 300-VW sequences (vid.avi or imgs/ with annot/) found under {root}")
+    dev = predictor.device
+
+    def make_tracker() -> FaceTracker:
+        return FaceTracker(predictor, create_detector(detector), tracking)
+
+    per_video = {}
+    all_errors: dict[str, list[np.ndarray]] = {}
+    by_name = {}
+    for seq in sequences:
+        res = evaluate_sequence(seq, make_tracker, init)  # type: ignore[arg-type]
+        by_name[seq.name] = res
+        per_video[seq.name] = summarise(res.errors, "nme_io", "n_frames")
+        for k, v in res.errors.items():
+            all_errors.setdefault(k, []).append(v)
+    per_category = {}
+    for group, names in groups.items():
+        present = [by_name[n] for n in names if n in by_name]
+        if present:
+            errs = {k: np.concatenate([r.errors[k] for r in present]) for k in present[0].errors}
+            per_category[group] = summarise(errs, "nme_io", "n_frames")
+    overall = {k: np.concatenate(v) for k, v in all_errors.items()}
+    result = {
+        "protocol": "300vw", "category": videos or category, "init": init, "device": str(dev),
+        **summarise(overall, "nme_io", "n_frames"), "per_category": per_category, "per_video": per_video,
+        "absent": absent,
+    }
+    return result, absent

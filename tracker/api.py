@@ -1,0 +1,179 @@
+"""The public Python API: ``Landmarker`` for still images, ``VideoTracker`` for videos and cameras.
+
+>>> import tracker
+>>> faces = tracker.Landmarker().landmarks(image)          # RGB uint8 HxWx3; the detector finds faces
+>>> for frame in tracker.VideoTracker().track("clip.mp4"):  # a path, a camera index or RGB frames
+...     print(frame.index, [face.points.shape for face in frame.faces])
+
+Points are (68, 2) arrays of 0-based image pixels (x, y) in the iBUG markup (``tracker.markup``).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+
+from tracker.geometry import CROP_SCALE, FaceCrop
+from tracker.pipeline import PipelineConfig, build_tracker, face_threads_for
+from tracker.tracking import FaceResult, FaceTracker, TrackerConfig
+
+Box = tuple[float, float, float, float]
+Self = TypeVar("Self", bound="_TrackerOwner")  # x0, y0, x1, y1 in image pixels
+
+
+@dataclass(frozen=True)
+class Face:
+    """One face's landmarks: ``points`` (N, 2) image pixels, ``point_confidence`` (N,) heatmap peaks in
+    [0, 1]; ``face_id`` is the track's id in a video (None for stills)."""
+
+    points: np.ndarray
+    point_confidence: np.ndarray
+    face_id: int | None = None
+
+    @property
+    def confidence(self) -> float:
+        """Mean of the point confidences: the tracker drops faces below ``TrackerConfig.min_confidence``."""
+        return float(self.point_confidence.mean())
+
+    @property
+    def box(self) -> Box:
+        """The landmarks' bounding box."""
+        (x0, y0), (x1, y1) = self.points.min(axis=0), self.points.max(axis=0)
+        return float(x0), float(y0), float(x1), float(y1)
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """A video frame's faces; ``readable`` is False for a frame that could not be decoded."""
+
+    index: int
+    time: float | None
+    faces: list[Face] = field(default_factory=list)
+    readable: bool = True
+
+
+def _rgb(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (3, 4)):
+        raise ValueError(f"expected an RGB uint8 image (H, W, 3), got {image.dtype} {image.shape}")
+    if image.ndim == 2:
+        return np.repeat(image[..., None], 3, axis=2)
+    return np.ascontiguousarray(image[..., :3])
+
+
+def box_to_crop(box: Box) -> FaceCrop:
+    """A network crop around a user's face box, of any detector's style: the square of the box's
+    larger side x ``CROP_SCALE``, centred on it (the second pass then frames the face exactly)."""
+    x0, y0, x1, y1 = box
+    if not (x1 > x0 and y1 > y0):
+        raise ValueError(f"a face box is (x0, y0, x1, y1) with x1 > x0 and y1 > y0, got {box}")
+    return FaceCrop((x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0) * CROP_SCALE)
+
+
+class _TrackerOwner:
+    """Owns a ``FaceTracker`` (its detection and face threads): ``close`` or a ``with`` block stops them."""
+
+    _tracker: FaceTracker
+
+    def close(self) -> None:
+        self._tracker.close()
+
+    def __enter__(self: Self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Landmarker(_TrackerOwner):
+    """68 landmarks on the faces of still images.
+
+    Each face is predicted twice, the second time on the crop levelled and framed by the first answer
+    (``norm``, the paper's "+Norm"; what the tracker does for a new face), so any reasonable box works.
+    Without boxes the detector finds the faces, and detections whose landmarks have a mean confidence
+    under ``min_confidence`` are dropped as non-faces. Options are those of ``tracker run``.
+    """
+
+    def __init__(
+        self, weights: str | Path | None = None, device: str = "auto", detector: str = "haar", ghcu: bool = True,
+        flip_test: bool = False, norm: bool = True, precision: str = "auto",
+        min_confidence: float = TrackerConfig.min_confidence,
+    ) -> None:
+        config = PipelineConfig(weights=Path(weights) if weights is not None else None, device=device, detector=detector,
+                                ghcu=ghcu, flip_test=flip_test, precision=precision)
+        self._tracker = build_tracker(config)
+        self.predictor = self._tracker.predictor
+        self.detector = self._tracker.detector
+        self.norm = norm
+        self.min_confidence = min_confidence
+
+    def detect(self, image: np.ndarray) -> list[Box]:
+        """The detector's face boxes, best first."""
+        return [d.box for d in self.detector.detect(_rgb(image))]
+
+    def landmarks(self, image: np.ndarray, boxes: Sequence[Box] | None = None) -> list[Face]:
+        """The faces of an RGB uint8 ``image`` (grayscale accepted), one per box, or per detected face."""
+        image = _rgb(image)
+        if boxes is None:
+            crops = [self.detector.calibration.crop(d.box) for d in self.detector.detect(image)]
+        else:
+            crops = [box_to_crop(tuple(map(float, b))) for b in boxes]
+        points, confidence = self.predictor.predict(image, crops, norm=self.norm)
+        faces = [Face(p, c) for p, c in zip(points, confidence)]
+        return faces if boxes is not None else [f for f in faces if f.confidence >= self.min_confidence]
+
+
+
+class VideoTracker(_TrackerOwner):
+    """Tracks every face over a video, a camera or a sequence of frames; one ``FrameResult`` per frame.
+
+    The same tracker as ``tracker run`` (detection schedule, levelled crops, Kalman smoothing), with
+    its options; ``track`` may be called again for another video (the tracks start afresh).
+    """
+
+    def __init__(
+        self, weights: str | Path | None = None, device: str = "auto", detector: str = "haar", ghcu: bool = True,
+        smooth: bool = True, flip_test: bool = False, precision: str = "auto", redetect_every: int = 30,
+        search_every: int = 12, derotate: bool = True, stacks: int | None = None, face_threads: int | None = None,
+    ) -> None:
+        tracking = replace(TrackerConfig(), redetect_every=max(1, redetect_every), search_every=max(1, search_every),
+                           smoothing=smooth, derotate=derotate)
+        self.config = PipelineConfig(
+            weights=Path(weights) if weights is not None else None, device=device, detector=detector, ghcu=ghcu,
+            flip_test=flip_test, num_stacks=stacks, tracking=tracking, precision=precision, face_threads=face_threads,
+        )
+        self._tracker = build_tracker(self.config)
+
+    @property
+    def face_threads(self) -> int:
+        return face_threads_for(self.config, self._tracker.predictor.device)
+
+    def track(self, source: str | Path | int | Iterable[np.ndarray]) -> Iterator[FrameResult]:
+        """Results frame by frame from a video file, a camera index, or an iterable of RGB frames."""
+        from tracker.live import camera_frames, file_frames
+        from tracker.video import Frame
+
+        if isinstance(source, (str, Path)):
+            frames: Iterable[Frame] = file_frames(Path(source))
+        elif isinstance(source, int):
+            frames = camera_frames(source)
+        else:
+            frames = (Frame(i, None, None, _rgb(image)) for i, image in enumerate(source))  # type: ignore[arg-type]
+        self._tracker.reset()
+        for frame in frames:
+            if frame.image is None:
+                yield FrameResult(frame.index, frame.time, [], readable=False)
+                continue
+            results = self._tracker.step(frame.image)
+            yield FrameResult(frame.index, frame.time, [_face(r) for r in results])
+
+
+
+def _face(result: FaceResult) -> Face:
+    return Face(result.points, result.confidence, result.face_id)
+
+
+__all__ = ["Box", "Face", "FrameResult", "Landmarker", "VideoTracker", "box_to_crop"]
