@@ -10,6 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
+from tracker.defaults import DEFAULT_DETECTOR
+
 app = typer.Typer(help="Evaluate on the 300-W, AFLW and 300-VW protocols.", no_args_is_help=True)
 
 WeightsOpt = Annotated[Path | None, typer.Option("--weights", help="weights file (default: the bundled model)")]
@@ -115,6 +117,8 @@ def eval_300vw(
     init: Annotated[str, typer.Option(help="detector | ground-truth: what starts each video's track")] = "detector",
     weights: WeightsOpt = None, ghcu: GhcuOpt = True, smooth: SmoothOpt = True, device: DeviceOpt = "auto",
     json: JsonOpt = None, precision: PrecisionOpt = "auto",
+    detector: Annotated[str, typer.Option(help="face detector plugin")] = DEFAULT_DETECTOR,
+    min_face_score: Annotated[float | None, typer.Option(help="face score below which a face is dropped (default: the model's)")] = None,
 ) -> None:
     """Track each test video as a video and score annotated frames (outer-eye-corner normalised)."""
     from eval.protocols import evaluate_300vw, make_predictor, video_table
@@ -126,8 +130,8 @@ def eval_300vw(
             raise ValueError(f"--category must be 1, 2, 3 or all, not {category!r}")
         if init not in ("detector", "ground-truth"):
             raise ValueError("--init must be detector or ground-truth")
-        tracking = replace(TrackerConfig(), smoothing=smooth)
-        result, absent = evaluate_300vw(root, category, videos, make_predictor(weights, ghcu, device, precision=precision), tracking, init)
+        tracking = replace(TrackerConfig(), smoothing=smooth, min_face_score=min_face_score)
+        result, absent = evaluate_300vw(root, category, videos, make_predictor(weights, ghcu, device, precision=precision), tracking, init, detector)
         if absent:
             typer.echo(f"note: {len(absent)} requested video(s) absent under {root}: {', '.join(absent[:10])}{' ...' if len(absent) > 10 else ''}")
         typer.echo(f"initialisation: {init}")
@@ -219,7 +223,7 @@ def steadiness_cmd(
     from tracker.video import VideoReader
 
     with user_errors():
-        tracker = FaceTracker(make_predictor(weights, ghcu, device, precision=precision), create_detector("haar"), replace(TrackerConfig(), smoothing=smooth))
+        tracker = FaceTracker(make_predictor(weights, ghcu, device, precision=precision), create_detector(), replace(TrackerConfig(), smoothing=smooth))
         per_frame: list[dict[int, np.ndarray]] = []
         with VideoReader(video) as reader:
             for frame in reader:
@@ -236,37 +240,88 @@ def steadiness_cmd(
 @app.command("calibrate-detector")
 def calibrate_detector(
     root: Annotated[Path, typer.Option(help="300-W root; its training faces are used")],
-    detector: Annotated[str, typer.Option(help="detector plugin to calibrate")] = "haar",
+    detector: Annotated[str, typer.Option(help="detector plugin to calibrate")] = DEFAULT_DETECTOR,
     stride: Annotated[int, typer.Option(help="use every Nth face")] = 2,
 ) -> None:
-    """Median mapping from a detector's boxes to the canonical landmark crop (prints a BoxCalibration)."""
-    import numpy as np
+    """Fit how a detector's detections map to the canonical landmark crop (prints its calibration)."""
+    from eval.detector_calibration import fit_calibration
+    from tracker.datasets import w300
     from tracker.detection import create_detector
-    from tracker.datasets import load_image_rgb, w300
-    from tracker.geometry import crop_from_points
 
     with user_errors():
         faces = w300.load_split(root, "train").faces[::stride]
-        det = create_detector(detector)
-        rows = []
-        for face in faces:
-            crop = crop_from_points(face.points)
-            best = None
-            for d in det.detect(load_image_rgb(face.image_path)):
-                x0, y0, x1, y1 = d.box
-                w = x1 - x0
-                off = np.hypot((x0 + x1) / 2 - crop.cx, (y0 + y1) / 2 - crop.cy) / w
-                if off < 0.3 and (best is None or off < best[0]):
-                    best = (off, (crop.cx - (x0 + x1) / 2) / w, (crop.cy - (y0 + y1) / 2) / w, crop.size / w)
-            if best:
-                rows.append(best[1:])
-        if not rows:
-            raise ValueError("the detector matched no face")
-        r = np.array(rows)
-        med, q1, q3 = np.median(r, 0), np.percentile(r, 25, 0), np.percentile(r, 75, 0)
-        typer.echo(f"matched {len(r)} of {len(faces)} faces")
-        typer.echo(f"BoxCalibration(dx={med[0]:.3f}, dy={med[1]:.3f}, scale={med[2]:.3f})")
+        fit = fit_calibration(create_detector(detector), faces)
+        (q1, q3), b = fit.box_iqr, fit.boxes
+        typer.echo(f"matched {fit.matched} of {fit.faces} faces")
+        typer.echo(f"BoxCalibration(dx={b.dx}, dy={b.dy}, scale={b.scale})")
         typer.echo(f"IQR dx {q1[0]:.2f}..{q3[0]:.2f}, dy {q1[1]:.2f}..{q3[1]:.2f}, scale {q1[2]:.2f}..{q3[2]:.2f}")
+        if fit.keypoints is not None:
+            typer.echo(f"KeypointCalibration(template={fit.keypoints.template}, boxes=...)")
+
+
+@app.command("detection")
+def detection(
+    root: Annotated[Path, typer.Option(help="300-W root; its common test faces are pasted and cut into face-free images")],
+    detectors: Annotated[str, typer.Option(help="detector plugins to compare, comma-separated")] = "haar,mtcnn",
+    faces: Annotated[int, typer.Option(min=1, help="test faces used (each at every width and roll)")] = 100,
+    video: Annotated[Path | None, typer.Option(help="a real clip: share of its frames where a face is found")] = None,
+    every: Annotated[int, typer.Option(min=1, help="use every Nth frame of --video")] = 5,
+    seed: Annotated[int, typer.Option()] = 0,
+    json: JsonOpt = None,
+) -> None:
+    """Detectors side by side: recall by face width and roll, false hits on face-free images, ms per frame."""
+    import cv2
+
+    from eval.detection import run_benchmark
+    from eval.report import format_table, write_json
+    from tracker.datasets import w300
+    from tracker.detection import create_detector
+    from tracker.video import VideoReader
+
+    cv2.setNumThreads(1)  # one thread, as a detector gets beside the network in the tracker
+    names = [n.strip() for n in detectors.split(",") if n.strip()]
+    with user_errors():
+        test_faces = w300.load_split(root, "common").faces
+        if not test_faces:
+            raise FileNotFoundError(f"no 300-W common test faces under {root}")
+        chosen = test_faces[:: max(1, len(test_faces) // faces)][:faces]
+
+        def clip_frames():
+            with VideoReader(video) as reader:
+                for frame in reader:
+                    if frame.image is not None and frame.index % every == 0:
+                        yield frame.image
+
+        factories = {name: (lambda name=name: create_detector(name)) for name in names}
+        rows = run_benchmark(factories, chosen, clip_frames if video is not None else None, seed)
+        columns = tuple(next(iter(rows.values())).keys())
+        typer.echo(format_table(rows, columns))
+        if json:
+            write_json(json, {"protocol": "detection", "faces": len(chosen), "video": str(video) if video else None, "rows": rows})
+
+
+@app.command("crowd")
+def crowd(
+    root: Annotated[Path, typer.Option(help="300-W root; its common test faces make the crowd")],
+    out: Annotated[Path, typer.Option(help="folder for crowd.mp4 and its truth (made once, then reused)")],
+    faces: Annotated[int, typer.Option(min=1, help="faces in the crowd")] = 10,
+    frames: Annotated[int, typer.Option(min=2, help="frames in the clip")] = 100,
+    weights: WeightsOpt = None, device: DeviceOpt = "cpu", json: JsonOpt = None,
+    detector: Annotated[str, typer.Option(help="face detector plugin")] = DEFAULT_DETECTOR,
+) -> None:
+    """Many 40-150 px faces moving over a 1920x1080 scene: share of frames each face is tracked, id changes."""
+    from eval.crowd import CrowdSpec, crowd_report
+    from eval.report import format_table, write_json
+    from tracker.datasets import w300
+    from tracker.pipeline import PipelineConfig, build_tracker
+
+    with user_errors():
+        test_faces = w300.load_split(root, "common").faces
+        config = PipelineConfig(weights=weights, device=device, detector=detector)
+        result = crowd_report(test_faces, out, CrowdSpec(faces=faces, frames=frames), lambda: build_tracker(config))
+        typer.echo(format_table({"crowd": result}, tuple(result)))
+        if json:
+            write_json(json, {"protocol": "crowd", "detector": detector, **result})
 
 
 @app.command("compare")

@@ -9,6 +9,7 @@ import numpy as np
 
 from eval.report import format_table, summarise
 from eval.still import predict_faces, still_errors
+from tracker.defaults import DEFAULT_DETECTOR
 from tracker.detection import create_detector
 from tracker.devices import resolve_device
 from tracker.predictor import LandmarkPredictor
@@ -47,12 +48,12 @@ def video_table(result: dict[str, Any]) -> str:
     rows = {f"video {k}": v for k, v in result["per_video"].items()}
     rows.update({f"category {k}": v for k, v in result["per_category"].items()})
     rows["all"] = result
-    return format_table(rows, ("n_frames", "n_missed", "nme_io", "nme_io_49", "auc_0.08", "fr_0.08"))
+    return format_table(rows, ("n_frames", "n_missed", "n_stray", "nme_io", "nme_io_49", "auc_0.08", "fr_0.08"))
 
 
 def evaluate_300vw(
     root: Path, category: str, videos: str | None, predictor: LandmarkPredictor, tracking: TrackerConfig,
-    init: str, detector: str = "haar",
+    init: str, detector: str = DEFAULT_DETECTOR,
 ) -> tuple[dict[str, Any], list[str]]:
     from eval.video import evaluate_sequence
     from tracker.datasets import vw300
@@ -86,7 +87,7 @@ def evaluate_300vw(
     for seq in sequences:
         res = evaluate_sequence(seq, make_tracker, init)  # type: ignore[arg-type]
         by_name[seq.name] = res
-        per_video[seq.name] = summarise(res.errors, "nme_io", "n_frames")
+        per_video[seq.name] = {**summarise(res.errors, "nme_io", "n_frames"), "n_stray": res.stray_frames}
         for k, v in res.errors.items():
             all_errors.setdefault(k, []).append(v)
     per_category = {}
@@ -94,11 +95,11 @@ def evaluate_300vw(
         present = [by_name[n] for n in names if n in by_name]
         if present:
             errs = {k: np.concatenate([r.errors[k] for r in present]) for k in present[0].errors}
-            per_category[group] = summarise(errs, "nme_io", "n_frames")
+            per_category[group] = {**summarise(errs, "nme_io", "n_frames"), "n_stray": sum(r.stray_frames for r in present)}
     overall = {k: np.concatenate(v) for k, v in all_errors.items()}
     result = {
         "protocol": "300vw", "category": videos or category, "init": init, "device": str(dev),
-        **summarise(overall, "nme_io", "n_frames"), "per_category": per_category, "per_video": per_video,
+        **summarise(overall, "nme_io", "n_frames"), "n_stray": sum(r.stray_frames for r in by_name.values()), "per_category": per_category, "per_video": per_video,
         "absent": absent,
     }
     return result, absent

@@ -29,7 +29,7 @@ from tracker.timing import StageTimer
 from tracker.tracking import TrackerConfig
 from tracker.weights_registry import load_model
 
-STAGES = ("decode", "detect", "crop", "hourglass", "heatmap decode", "ghcu", "landmarks", "smoothing", "draw", "encode", "outputs")
+STAGES = ("decode", "detect", "crop", "hourglass", "heatmap decode", "face check", "ghcu", "landmarks", "smoothing", "draw", "encode", "outputs")
 UNOPTIMISED_DETECTOR = "haar-every-angle"
 NETWORK_ROUNDS = 10
 NETWORK_CALLS_PER_ROUND = 10

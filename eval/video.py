@@ -5,7 +5,9 @@ without the jaw line). Each video is initialised either by the face detector on 
 (``init="detector"``: the default, the user's situation) or by the canonical crop of the first
 annotated frame's ground truth (``init="ground-truth"``). With several faces in view, the one
 whose landmark box overlaps the annotation most is scored. A frame where the tracker has no face
-counts as a failure (error = inf): it is in the failure rate and left out of the mean error.
+counts as a failure (error = inf): it is in the failure rate and left out of the mean error. A frame
+where a tracked face does not overlap the annotated one at all is a stray frame (in these
+one-face sequences: a track on something that is not a face).
 """
 from __future__ import annotations
 
@@ -28,15 +30,20 @@ class SequenceResult:
     name: str
     errors: dict[str, np.ndarray]  # per annotated frame; inf where no face was tracked
     frames: int
+    stray_frames: int = 0  # annotated frames with a tracked face that does not overlap the annotation
+
+
+def _overlaps(faces: list[FaceResult], gt: np.ndarray) -> list[float]:
+    box = crop_box(crop_from_points(gt))
+    return [iou(box, crop_box(crop_from_points(f.points))) for f in faces]
 
 
 def best_match(faces: list[FaceResult], gt: np.ndarray) -> FaceResult | None:
     if not faces:
         return None
-    box = crop_box(crop_from_points(gt))
-    scored = [(iou(box, crop_box(crop_from_points(f.points))), f) for f in faces]
-    overlap, face = max(scored, key=lambda s: s[0])
-    return face if overlap > 0 else None
+    overlaps = _overlaps(faces, gt)
+    best = int(np.argmax(overlaps))
+    return faces[best] if overlaps[best] > 0 else None
 
 
 def evaluate_sequence(
@@ -45,7 +52,7 @@ def evaluate_sequence(
     notes = sequence.annotations()
     tracker = make_tracker()
     preds, gts = [], []
-    frames = 0
+    frames = stray = 0
     for frame in sequence.frames():
         frames += 1
         if frame.image is None:
@@ -57,6 +64,7 @@ def evaluate_sequence(
         if frame.index not in notes:
             continue
         gt = notes[frame.index]
+        stray += int(any(overlap == 0 for overlap in _overlaps(faces, gt)))
         match = best_match(faces, gt)
         preds.append(match.points if match is not None else np.full_like(gt, np.nan))
         gts.append(gt)
@@ -64,4 +72,4 @@ def evaluate_sequence(
         return SequenceResult(sequence.name, {"nme_io": np.zeros(0), "nme_io_49": np.zeros(0)}, frames)
     pred, gt = np.stack(preds), np.stack(gts)
     errors = {"nme_io": nme(pred, gt, "inter_ocular"), "nme_io_49": nme(pred, gt, "inter_ocular", points=NO_JAW)}
-    return SequenceResult(sequence.name, {k: np.where(np.isnan(v), np.inf, v) for k, v in errors.items()}, frames)
+    return SequenceResult(sequence.name, {k: np.where(np.isnan(v), np.inf, v) for k, v in errors.items()}, frames, stray)

@@ -119,7 +119,8 @@ def test_installed_console_script_lists_plugins():
 
 
 @pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["train", "--help"], ["eval", "300w", "--help"],
-                                  ["quantize", "--help"], ["pack-faces", "--help"], ["network-cost", "--help"]])
+                                  ["quantize", "--help"], ["pack-faces", "--help"], ["network-cost", "--help"],
+                                  ["face-check", "--help"], ["eval", "detection", "--help"], ["eval", "crowd", "--help"]])
 def test_help_imports_no_heavy_package(args):
     """Every --help answers from the command line's own modules: no PyTorch, OpenCV, PyAV, numpy."""
     code = ("import sys\nfrom tracker.cli import main\nsys.argv = ['tracker', *%r]\ntry:\n    main()\nexcept SystemExit as e:\n"

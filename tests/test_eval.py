@@ -136,3 +136,31 @@ def test_jitter_ignores_rigid_motion_and_sees_shaking():
     assert shaky_value > 0.01
     runs = tracks_from_frames([{0: base}, {0: base, 1: base}, {1: base}, {}, {1: base}])
     assert sorted(len(r) for r in runs) == [1, 2, 2]
+
+
+def test_video_protocol_counts_frames_where_a_track_sits_on_no_face():
+    from types import SimpleNamespace
+
+    from eval.video import evaluate_sequence
+    from tracker.tracking import FaceResult
+
+    rng = np.random.default_rng(0)
+    truth = rng.uniform(100, 160, (68, 2))
+    frames = [SimpleNamespace(index=i, image=np.zeros((8, 8, 3), np.uint8)) for i in range(4)]
+    sequence = SimpleNamespace(name="s", frames=lambda: iter(frames), annotations=lambda: {i: truth for i in range(4)})
+
+    class Tracker:
+        tracks: list = []
+
+        def __init__(self):
+            self.t = -1
+
+        def step(self, image):  # the face on every frame; from frame 2 on, also a "face" far from it
+            self.t += 1
+            faces = [FaceResult(0, truth + 1.0, np.ones(68), "tracked")]
+            if self.t >= 2:
+                faces.append(FaceResult(1, truth + 500.0, np.ones(68), "tracked"))
+            return faces
+
+    result = evaluate_sequence(sequence, Tracker)
+    assert result.stray_frames == 2 and np.all(np.isfinite(result.errors["nme_io"]))

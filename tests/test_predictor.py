@@ -42,5 +42,18 @@ def test_norm_predicts_again_on_the_crop_levelled_by_the_first_answer(monkeypatc
     normed, _ = predictor.predict(image, [FaceCrop(75, 50, 40)], norm=True)
     assert len(seen) == 2 and seen[1] == [levelled_crop(first[0])]
     assert seen[1][0].angle == eye_line_angle(first[0])
-    expected, _ = real([image], [levelled_crop(first[0])])
+    expected = real([image], [levelled_crop(first[0])]).points
     np.testing.assert_allclose(normed, expected)
+
+
+def test_dark_crops_are_contrast_equalised_before_the_network_and_bright_ones_left_alone():
+    from tracker.predictor import DARK_CROP_LUMA
+
+    rng = np.random.default_rng(0)
+    dark = rng.integers(0, int(DARK_CROP_LUMA / 2), (32, 32, 3)).astype(np.uint8)
+    bright = rng.integers(80, 200, (32, 32, 3)).astype(np.uint8)
+    predictor = LandmarkPredictor(make_model())
+    lit = predictor._lit(dark)
+    assert lit.std() > 2 * dark.std()  # the dim picture's contrast is stretched
+    assert predictor._lit(bright) is bright
+    assert LandmarkPredictor(make_model(), equalise_dark=False)._lit(dark) is dark

@@ -167,7 +167,7 @@ def test_background_detection_is_used_exactly_lag_frames_later():
     used = {}
     for lag in (0, 3):
         detector = CountingDetector()
-        tracker = tracker_with(detector, redetect_every=4, detection_lag=lag, min_confidence=0.0)
+        tracker = tracker_with(detector, redetect_every=4, detection_lag=lag, min_face_score=0.0)
         consumed = record_gathered_detections(tracker)
         for image in frames(10):
             tracker.step(image)
@@ -244,3 +244,32 @@ def test_speed_benchmark_times_both_pipelines_and_the_knobs(tmp_path, tiny_weigh
     assert {"detect", "landmarks"} <= set(rows["dlib"]["stage_ms"])
     assert set(result["network_ms_per_face"]) == {"float"}  # the tiny test weights carry no int8 ranges
     assert result["network_ms_per_face"]["float"] > 0
+
+
+def test_detector_is_never_called_from_two_threads_at_once():
+    """The background detection and a detection needed at once (a face was lost) take turns."""
+    import threading
+
+    class OneAtATime:
+        calibration = BoxCalibration()
+
+        def __init__(self):
+            self.busy = threading.Lock()
+            self.overlaps = 0
+
+        def detect(self, image):
+            if not self.busy.acquire(blocking=False):
+                self.overlaps += 1
+                return []
+            time.sleep(0.05)
+            self.busy.release()
+            return []
+
+    detector = OneAtATime()
+    tracker = tracker_with(detector)
+    threads = [threading.Thread(target=tracker._detect, args=(np.zeros((8, 8, 3), np.uint8),)) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert detector.overlaps == 0

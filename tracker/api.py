@@ -16,6 +16,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from tracker.defaults import DEFAULT_DETECTOR
 from tracker.geometry import CROP_SCALE, FaceCrop
 from tracker.pipeline import PipelineConfig, build_tracker, face_threads_for
 from tracker.tracking import FaceResult, FaceTracker, TrackerConfig
@@ -32,10 +33,11 @@ class Face:
     points: np.ndarray
     point_confidence: np.ndarray
     face_id: int | None = None
+    face_score: float = float("nan")  # p(face) from the model's face check (mean point confidence without one)
 
     @property
     def confidence(self) -> float:
-        """Mean of the point confidences: the tracker drops faces below ``TrackerConfig.min_confidence``."""
+        """Mean of the point confidences."""
         return float(self.point_confidence.mean())
 
     @property
@@ -93,14 +95,14 @@ class Landmarker(_TrackerOwner):
 
     Each face is predicted twice, the second time on the crop levelled and framed by the first answer
     (``norm``, the paper's "+Norm"; what the tracker does for a new face), so any reasonable box works.
-    Without boxes the detector finds the faces, and detections whose landmarks have a mean confidence
-    under ``min_confidence`` are dropped as non-faces. Options are those of ``tracker run``.
+    Without boxes the detector finds the faces, and detections whose face score is under
+    ``min_face_score`` (default: the model's threshold) are dropped as non-faces. Options are those of ``tracker run``.
     """
 
     def __init__(
-        self, weights: str | Path | None = None, device: str = "auto", detector: str = "haar", ghcu: bool = True,
+        self, weights: str | Path | None = None, device: str = "auto", detector: str = DEFAULT_DETECTOR, ghcu: bool = True,
         flip_test: bool = False, norm: bool = True, precision: str = "auto",
-        min_confidence: float = TrackerConfig.min_confidence,
+        min_face_score: float | None = None,
     ) -> None:
         config = PipelineConfig(weights=Path(weights) if weights is not None else None, device=device, detector=detector,
                                 ghcu=ghcu, flip_test=flip_test, precision=precision)
@@ -108,7 +110,7 @@ class Landmarker(_TrackerOwner):
         self.predictor = self._tracker.predictor
         self.detector = self._tracker.detector
         self.norm = norm
-        self.min_confidence = min_confidence
+        self.min_face_score = self.predictor.face_threshold if min_face_score is None else min_face_score
 
     def detect(self, image: np.ndarray) -> list[Box]:
         """The detector's face boxes, best first."""
@@ -118,12 +120,12 @@ class Landmarker(_TrackerOwner):
         """The faces of an RGB uint8 ``image`` (grayscale accepted), one per box, or per detected face."""
         image = _rgb(image)
         if boxes is None:
-            crops = [self.detector.calibration.crop(d.box) for d in self.detector.detect(image)]
+            crops = [self.detector.calibration.crop(d) for d in self.detector.detect(image)]
         else:
             crops = [box_to_crop(tuple(map(float, b))) for b in boxes]
-        points, confidence = self.predictor.predict(image, crops, norm=self.norm)
-        faces = [Face(p, c) for p, c in zip(points, confidence)]
-        return faces if boxes is not None else [f for f in faces if f.confidence >= self.min_confidence]
+        out = self.predictor.predict_scored([image] * len(crops), crops, norm=self.norm)
+        faces = [Face(p, c, None, float(s)) for p, c, s in zip(out.points, out.confidence, out.face_score)]
+        return faces if boxes is not None else [f for f in faces if f.face_score >= self.min_face_score]
 
 
 
@@ -135,7 +137,7 @@ class VideoTracker(_TrackerOwner):
     """
 
     def __init__(
-        self, weights: str | Path | None = None, device: str = "auto", detector: str = "haar", ghcu: bool = True,
+        self, weights: str | Path | None = None, device: str = "auto", detector: str = DEFAULT_DETECTOR, ghcu: bool = True,
         smooth: bool = True, flip_test: bool = False, precision: str = "auto", redetect_every: int = 30,
         search_every: int = 12, derotate: bool = True, stacks: int | None = None, face_threads: int | None = None,
     ) -> None:
@@ -173,7 +175,7 @@ class VideoTracker(_TrackerOwner):
 
 
 def _face(result: FaceResult) -> Face:
-    return Face(result.points, result.confidence, result.face_id)
+    return Face(result.points, result.confidence, result.face_id, result.face_score)
 
 
 __all__ = ["Box", "Face", "FrameResult", "Landmarker", "VideoTracker", "box_to_crop"]

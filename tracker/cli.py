@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tracker.defaults import REDETECT_EVERY, SEARCH_EVERY, X264_PRESET
+from tracker.defaults import DEFAULT_DETECTOR, REDETECT_EVERY, SEARCH_EVERY, X264_PRESET
 
 if TYPE_CHECKING:
     from tracker.pipeline import PipelineConfig, RunOutputs, RunSummary
@@ -122,7 +122,7 @@ def run(
     search_every: Annotated[int, typer.Option(help="with no face tracked, detect every N frames (and on every cut)")] = SEARCH_EVERY,
     derotate: Annotated[bool, typer.Option("--derotate/--no-derotate", help="level each crop by the eye line")] = True,
     lines: Annotated[bool, typer.Option("--lines/--no-lines", help="draw contour lines")] = True,
-    detector: Annotated[str, typer.Option(help="face detector plugin")] = "haar",
+    detector: Annotated[str, typer.Option(help="face detector plugin (mtcnn, haar or a registered one)")] = DEFAULT_DETECTOR,
     flip_test: Annotated[bool, typer.Option("--flip-test", help="also run the mirrored crop: more accurate, 2x network time")] = False,
     stacks: Annotated[int | None, typer.Option("--stacks", min=1, help="run only the first N hourglass stacks: faster, less accurate")] = None,
     x264_preset: Annotated[str, typer.Option(help="overlay encoding: ultrafast (fastest, bigger) ... veryslow")] = X264_PRESET,
@@ -205,7 +205,7 @@ def webcam(
     from tracker.live import run_live
 
     with user_errors():
-        frames, fps = run_live(camera, source, headless, max_frames, _config(weights, device, ghcu, smooth, REDETECT_EVERY, True, True, "haar"))
+        frames, fps = run_live(camera, source, headless, max_frames, _config(weights, device, ghcu, smooth, REDETECT_EVERY, True, True, DEFAULT_DETECTOR))
     typer.echo(f"{frames} frames, {fps:.1f} frames/s")
 
 

@@ -4,3 +4,4 @@
 REDETECT_EVERY = 30  # frames between detections while faces are tracked (new faces)
 SEARCH_EVERY = 12  # at most this many frames between searches while no face is tracked
 X264_PRESET = "ultrafast"  # overlay encoding speed
+DEFAULT_DETECTOR = "mtcnn"  # face detector plugin (tracker.detection); "haar" is the light fallback

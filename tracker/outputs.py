@@ -17,7 +17,7 @@ from tracker.tracking import FaceResult
 NO_FACE = "no_face"
 UNREADABLE = "unreadable"
 CSV_COLUMNS = (
-    ["frame", "time", "face_id", "status", "face_confidence"]
+    ["frame", "time", "face_id", "status", "face_confidence", "face_score"]
     + [f"x_{i}" for i in range(NUM_POINTS)]
     + [f"y_{i}" for i in range(NUM_POINTS)]
     + [f"c_{i}" for i in range(NUM_POINTS)]
@@ -63,12 +63,12 @@ class CsvOutput:
         head = [record.frame, f"{record.time:.6f}"]
         if not record.faces:
             empty = [""] * (3 * NUM_POINTS)
-            self.writer.writerow(head + ["", record.status or NO_FACE, ""] + empty)
+            self.writer.writerow(head + ["", record.status or NO_FACE, "", ""] + empty)
             return
         for face in record.faces:
             pts, conf = face.points, face.confidence
             self.writer.writerow(
-                head + [face.face_id, face.source, f"{face.face_confidence:.4f}"]
+                head + [face.face_id, face.source, f"{face.face_confidence:.4f}", f"{face.face_score:.4f}"]
                 + [f"{v:.2f}" for v in pts[:, 0]] + [f"{v:.2f}" for v in pts[:, 1]] + [f"{v:.3f}" for v in conf]
             )
 
@@ -98,6 +98,7 @@ class JsonOutput:
             "faces": [
                 {
                     "id": f.face_id, "source": f.source, "confidence": round(f.face_confidence, 4),
+                    "face_score": round(float(f.face_score), 4),
                     "points": [[round(float(x), 2), round(float(y), 2)] for x, y in f.points],
                     "point_confidence": [round(float(c), 3) for c in f.confidence],
                 }

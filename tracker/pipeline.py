@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from tracker.concurrency import InOrderWorker, ReadAhead
+from tracker.defaults import DEFAULT_DETECTOR
 from tracker.detection import create_detector
 from tracker.devices import resolve_device
 from tracker.draw import DrawConfig, draw_faces
@@ -34,7 +35,7 @@ MAX_FACE_THREADS = 4
 class PipelineConfig:
     weights: Path | None = None
     device: str = "auto"
-    detector: str = "haar"
+    detector: str = DEFAULT_DETECTOR
     ghcu: bool = True
     flip_test: bool = False
     num_stacks: int | None = None  # run only the first N hourglass stacks (faster, less accurate)

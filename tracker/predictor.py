@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import torch
 from torch import nn
@@ -17,6 +18,12 @@ from tracker.models import LandmarkModel
 from tracker.models.hourglass import FirstStacks
 from tracker.quantization import int8_ranges_for, quantize
 from tracker.timing import NULL_TIMER, StageTimer
+
+MIN_MEAN_PEAK = 0.35  # for weights without a face check: a crop whose mean heatmap peak is lower is not a face
+# Crops darker than this mean grey level (0-255) are contrast-equalised (CLAHE) before the network: a
+# face in a dim hall, which the training faces never were, then gives heatmaps the face check accepts
+DARK_CROP_LUMA = 40.0
+DARK_CROP_CLAHE = (3.0, (4, 4))  # clip limit, tiles
 
 PIXEL_MEAN = 0.5
 PIXEL_STD = 0.25
@@ -40,17 +47,29 @@ def unit_to_heatmap(points: torch.Tensor, size: int) -> torch.Tensor:
 
 @dataclass
 class CropPrediction:
-    """Landmarks in crop-input pixels (B, N, 2), confidences (B, N) and the raw heatmaps."""
+    """Landmarks in crop-input pixels (B, N, 2), confidences (B, N), the raw heatmaps and face scores (B,)."""
 
     points: torch.Tensor
     confidence: torch.Tensor
     heatmaps: torch.Tensor
+    face_score: torch.Tensor
 
     @staticmethod
     def concat(parts: Sequence[CropPrediction]) -> CropPrediction:
         if len(parts) == 1:
             return parts[0]
-        return CropPrediction(*(torch.cat(field) for field in zip(*((p.points, p.confidence, p.heatmaps) for p in parts))))
+        fields = zip(*((p.points, p.confidence, p.heatmaps, p.face_score) for p in parts))
+        return CropPrediction(*(torch.cat(field) for field in fields))
+
+
+@dataclass
+class FacePredictions:
+    """Per crop: landmarks in image pixels (F, N, 2), per-point confidences (F, N) and the face score (F,):
+    p(face) from the model's face check, or the mean heatmap peak for weights without one."""
+
+    points: np.ndarray
+    confidence: np.ndarray
+    face_score: np.ndarray
 
 
 class LandmarkPredictor:
@@ -62,6 +81,7 @@ class LandmarkPredictor:
     ``num_stacks`` runs only the first stacks of the hourglass (faster, less accurate).
     ``int8`` runs the hourglass quantized to int8 (CPU, weights with int8 ranges; see
     ``tracker.quantization``).
+    ``equalise_dark`` contrast-equalises crops darker than ``DARK_CROP_LUMA`` before the network.
     ``face_threads`` > 1 splits a batch of faces over that many threads (CPU: a batch-1 network uses
     one core well but two poorly, so two faces on two threads finish in about the time of one).
     """
@@ -69,12 +89,14 @@ class LandmarkPredictor:
     def __init__(
         self, model: LandmarkModel, device: torch.device | str = "cpu", use_ghcu: bool = True, flip_test: bool = False,
         freeze: bool = False, timer: StageTimer = NULL_TIMER, num_stacks: int | None = None, face_threads: int = 1,
-        int8: bool = False, modulation_sigma: float | None = MODULATION_SIGMA,
+        int8: bool = False, modulation_sigma: float | None = MODULATION_SIGMA, equalise_dark: bool = True,
     ) -> None:
         if face_threads < 1:
             raise ValueError(f"face_threads must be at least 1, got {face_threads}")
         self.device = torch.device(device)
         self.face_threads = face_threads
+        self.equalise_dark = equalise_dark
+        self._clahe = cv2.createCLAHE(clipLimit=DARK_CROP_CLAHE[0], tileGridSize=DARK_CROP_CLAHE[1])
         self.modulation_sigma = modulation_sigma  # DARK decoding (``tracker.heatmaps.modulate``); None: off
         self._pool: ThreadPoolExecutor | None = None
         self.flip_test = flip_test
@@ -87,6 +109,9 @@ class LandmarkPredictor:
         network = model.hourglass.to(self.device).eval().to(memory_format=torch.channels_last)
         self.hourglass: nn.Module = network if num_stacks is None else FirstStacks(network, num_stacks)
         self.ghcu = model.ghcu.to(self.device).eval() if (use_ghcu and model.ghcu is not None) else None
+        self.face_check = model.face_check.to(self.device).eval() if model.face_check is not None else None
+        # the face score below which a crop is not a face: the face check's own, else the mean-peak rule
+        self.face_threshold = model.face_check.config.threshold if model.face_check is not None else MIN_MEAN_PEAK
         image = to_network_input(np.zeros((1, self.input_size, self.input_size, 3), np.uint8))
         self.int8 = int8
         ranges = int8_ranges_for(model, self.device) if int8 else None
@@ -135,11 +160,13 @@ class LandmarkPredictor:
                 heatmaps = (heatmaps + torch.flip(mirrored, dims=[3])[:, self.flip_index]) / 2
         with timer.stage("heatmap decode"):
             points, confidence = decode(heatmaps, self.modulation_sigma)
+        with timer.stage("face check"):
+            face_score = self.face_check.probability(heatmaps) if self.face_check is not None else confidence.mean(dim=1)
         if self.ghcu is not None:
             with timer.stage("ghcu"):
                 unit = self.ghcu(heatmaps, heatmap_to_unit(points, self.heatmap_size))
                 points = unit_to_heatmap(unit, self.heatmap_size)
-        return CropPrediction(heatmap_to_input(points, self.heatmap_stride), confidence, heatmaps)
+        return CropPrediction(heatmap_to_input(points, self.heatmap_stride), confidence, heatmaps, face_score)
 
     def predict(self, image: np.ndarray, crops: Sequence[FaceCrop], norm: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Landmarks in image pixels (F, N, 2) and confidences (F, N) for each crop of ``image``.
@@ -153,19 +180,32 @@ class LandmarkPredictor:
         self, images: Sequence[np.ndarray], crops: Sequence[FaceCrop], norm: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
         """As ``predict``, for one crop of each of ``images`` (faces of different stills in one batch)."""
+        out = self.predict_scored(images, crops, norm)
+        return out.points, out.confidence
+
+    def predict_scored(self, images: Sequence[np.ndarray], crops: Sequence[FaceCrop], norm: bool = False) -> FacePredictions:
+        """As ``predict_pairs``, with each crop's face score (compare with ``face_threshold``)."""
         if not crops:
-            return np.zeros((0, self.num_points, 2)), np.zeros((0, self.num_points))
+            return FacePredictions(np.zeros((0, self.num_points, 2)), np.zeros((0, self.num_points)), np.zeros(0))
         if norm and self.num_points != NUM_POINTS:
             raise ValueError(f"norm needs the {NUM_POINTS}-point markup's eyes; this model has {self.num_points} points")
-        points, confidence = self._predict_crops(images, crops)
+        out = self._predict_crops(images, crops)
         if norm:
-            points, confidence = self._predict_crops(images, [levelled_crop(p) for p in points])
-        return points, confidence
+            out = self._predict_crops(images, [levelled_crop(p) for p in out.points])
+        return out
 
-    def _predict_crops(self, images: Sequence[np.ndarray], crops: Sequence[FaceCrop]) -> tuple[np.ndarray, np.ndarray]:
+    def _lit(self, crop: np.ndarray) -> np.ndarray:
+        """A crop darker than ``DARK_CROP_LUMA`` on average, contrast-equalised (``equalise_dark``)."""
+        if not self.equalise_dark or cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY).mean() >= DARK_CROP_LUMA:
+            return crop
+        lab = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB)
+        lab[..., 0] = self._clahe.apply(lab[..., 0])
+        return cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
+
+    def _predict_crops(self, images: Sequence[np.ndarray], crops: Sequence[FaceCrop]) -> FacePredictions:
         with self.timer.stage("crop"):
-            batch = np.stack([warp_image(image, c, self.input_size) for image, c in zip(images, crops)])
+            batch = np.stack([self._lit(warp_image(image, c, self.input_size)) for image, c in zip(images, crops)])
         out = self.predict_batch(batch)
         pts = out.points.cpu().numpy().astype(np.float64)
         image_pts = np.stack([from_crop(p, c, self.input_size) for p, c in zip(pts, crops)])
-        return image_pts, out.confidence.cpu().numpy()
+        return FacePredictions(image_pts, out.confidence.cpu().numpy(), out.face_score.float().cpu().numpy())

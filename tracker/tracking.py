@@ -5,11 +5,13 @@ line). The detector runs on the first frame, on the frame after a track was lost
 ``redetect_every`` frames while faces are tracked (to pick up new ones) and every ``search_every``
 frames at most while none is (sooner right after a loss), or at once when the picture cuts (the periodic one runs in
 the background, its boxes used one frame later); boxes that no track covers start new tracks (after a refining second pass from
-their own landmarks). A track whose mean heatmap confidence falls below ``min_confidence`` is
-dropped. All crops of a frame go through the network as one batch.
+their own landmarks). A crop whose face score (the model's learned face check, or the mean heatmap
+peak for weights without one) falls below the threshold is not a face: a new box is rejected, a
+track is dropped. All crops of a frame go through the network as one batch.
 """
 from __future__ import annotations
 
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
@@ -40,13 +42,16 @@ class TrackerConfig:
     # (a lost face often comes back soon; a faceless shot need not be searched on every frame)...
     search_every: int = SEARCH_EVERY
     cut_threshold: float = 20.0  # ...or at once on a cut: this mean change (0-255) of a tiny thumbnail
-    min_confidence: float = 0.35  # mean heatmap peak below which a face is rejected / lost
+    min_face_score: float | None = None  # face score below which a face is rejected / lost; None: the model's
     derotate: bool = True
     smoothing: bool = True
-    max_faces: int = 8
+    max_faces: int = 16  # tracks at most; a crowd of more keeps the first found
     same_face_iou: float = 0.3  # a detection overlapping a track this much is that track's face
     duplicate_iou: float = 0.5  # two tracks overlapping this much are merged (the older kept)
     refine_new_faces: bool = True
+    # The next crop of a track leads its last landmarks by this fraction of their last move (0: none):
+    # a fast face stays inside its crop instead of being lost and found again
+    motion_lead: float = 1.0
     # While faces are tracked, the periodic detection of frame t runs in a background thread and its
     # new faces start on frame t + detection_lag, so the network keeps working meanwhile (0: inline).
     # The result is always used exactly that many frames later, never "when ready", so the output
@@ -62,6 +67,7 @@ class FaceResult:
     confidence: np.ndarray  # (N,)
     source: Source
     raw_points: np.ndarray | None = None  # before smoothing
+    face_score: float = float("nan")  # p(face) from the face check (mean heatmap peak without one)
 
     @property
     def face_confidence(self) -> float:
@@ -75,6 +81,12 @@ class Track:
     confidence: np.ndarray
     smoother: LandmarkSmoother
     age: int = 0
+    face_score: float = float("nan")
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))  # landmark centre's last move, px/frame
+
+    def expected_points(self, lead: float) -> np.ndarray:
+        """Where the landmarks should be on the next frame if the face keeps ``lead`` x its last move."""
+        return self.points + lead * self.velocity
 
 
 def crop_box(crop: FaceCrop) -> tuple[float, float, float, float]:
@@ -109,6 +121,7 @@ class FaceTracker:
         self._idle_wait = 1  # while nothing is tracked: frames from the last search to the next
         self._idle_gap = 1  # ...and the wait after that one
         self._background: ThreadPoolExecutor | None = None
+        self._detector_lock = threading.Lock()
         self.detections_run = 0
 
     def close(self) -> None:
@@ -133,7 +146,9 @@ class FaceTracker:
             self._pending = None
 
     def _detect(self, image: np.ndarray) -> list[Detection]:
-        with self.timer.stage("detect"):
+        # one call at a time: a detection needed now may start while the background one still runs,
+        # and detectors (OpenCV's DNN networks, the cascade) are not safe to call from two threads
+        with self._detector_lock, self.timer.stage("detect"):
             return self.detector.detect(image)
 
     def _gather_detections(self, image: np.ndarray) -> list[Detection]:
@@ -178,49 +193,54 @@ class FaceTracker:
         """Start a track from a given crop (e.g. a ground-truth box) instead of a detection."""
         self.frame_index += 1
         self._since_detection = 0  # the seed stands in for a detection
-        points, conf = self.predictor.predict(image, [crop])
+        out = self.predictor.predict_scored([image], [crop])
         if self.config.refine_new_faces:
-            points, conf = self.predictor.predict(image, [self._crop_for(points[0])])
-        track = self._new_track(points[0], conf[0])
+            out = self.predictor.predict_scored([image], [self._crop_for(out.points[0])])
+        track = self._new_track(out.points[0], out.confidence[0], float(out.face_score[0]))
         self.tracks.append(track)
         return [self._result(track, "detected")]
 
-    def _new_track(self, points: np.ndarray, confidence: np.ndarray) -> Track:
-        track = Track(self.next_id, points, confidence, LandmarkSmoother(self.config.smoothing_config))
+    def _new_track(self, points: np.ndarray, confidence: np.ndarray, face_score: float) -> Track:
+        track = Track(self.next_id, points, confidence, LandmarkSmoother(self.config.smoothing_config), face_score=face_score)
         self.next_id += 1
         return track
 
     def step(self, image: np.ndarray) -> list[FaceResult]:
         cfg = self.config
         self.frame_index += 1
-        track_crops = [self._crop_for(t.points) for t in self.tracks]
+        track_crops = [self._crop_for(t.expected_points(cfg.motion_lead)) for t in self.tracks]
         new_crops: list[FaceCrop] = []
         taken = [crop_box(c) for c in track_crops]
         for det in self._gather_detections(image):
-            crop = self.detector.calibration.crop(det.box)
+            crop = self.detector.calibration.crop(det)
             box = crop_box(crop)
             if all(iou(box, t) < cfg.same_face_iou for t in taken) and len(self.tracks) + len(new_crops) < cfg.max_faces:
                 new_crops.append(crop)
                 taken.append(box)
         self._lost = False
-        points, conf = self.predictor.predict(image, track_crops + new_crops)
+        crops = track_crops + new_crops
+        out = self.predictor.predict_scored([image] * len(crops), crops)
+        points, conf, score = out.points, out.confidence, out.face_score
         n_tracks = len(track_crops)
         if new_crops and cfg.refine_new_faces:
             refined = [self._crop_for(p) for p in points[n_tracks:]]
-            points[n_tracks:], conf[n_tracks:] = self.predictor.predict(image, refined)
+            again = self.predictor.predict_scored([image] * len(refined), refined)
+            points[n_tracks:], conf[n_tracks:], score[n_tracks:] = again.points, again.confidence, again.face_score
+        threshold = self.face_threshold
         results: list[FaceResult] = []
         survivors: list[Track] = []
         for i, track in enumerate(self.tracks):
-            if conf[i].mean() < cfg.min_confidence:
+            if score[i] < threshold:
                 self._lost = True
                 continue
-            track.points, track.confidence, track.age = points[i], conf[i], track.age + 1
+            track.velocity = points[i].mean(axis=0) - track.points.mean(axis=0)
+            track.points, track.confidence, track.age, track.face_score = points[i], conf[i], track.age + 1, float(score[i])
             survivors.append(track)
             results.append(self._result(track, "tracked"))
         for j in range(n_tracks, len(points)):
-            if conf[j].mean() < cfg.min_confidence:
+            if score[j] < threshold:
                 continue
-            track = self._new_track(points[j], conf[j])
+            track = self._new_track(points[j], conf[j], float(score[j]))
             survivors.append(track)
             results.append(self._result(track, "detected"))
         self.tracks = self._drop_duplicates(survivors)
@@ -230,7 +250,13 @@ class FaceTracker:
     def _result(self, track: Track, source: Source) -> FaceResult:
         with self.timer.stage("smoothing"):
             smoothed = track.smoother(track.points, track.confidence) if self.config.smoothing else track.points
-        return FaceResult(track.face_id, smoothed, track.confidence, source, track.points)
+        return FaceResult(track.face_id, smoothed, track.confidence, source, track.points, track.face_score)
+
+    @property
+    def face_threshold(self) -> float:
+        """The face score below which a crop is not a face: the config's, else the model's own."""
+        chosen = self.config.min_face_score
+        return self.predictor.face_threshold if chosen is None else chosen
 
     def _drop_duplicates(self, tracks: list[Track]) -> list[Track]:
         kept: list[Track] = []

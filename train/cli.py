@@ -221,3 +221,28 @@ def quantize(
         raise typer.Exit(1) from None
     for line in lines:
         typer.echo(line)
+
+
+def face_check(
+    root: Annotated[Path, typer.Option(help="300-W root: training faces teach it, common test faces score it")],
+    out: Annotated[Path, typer.Option(help="weights file to write (may be the input)")],
+    weights: Annotated[Path | None, typer.Option(help="weights to add a face check to (default: the bundled model)")] = None,
+    epochs: Annotated[int, typer.Option(min=1)] = 30,
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Train the learned face check (p(face) from the heatmaps) for a weights file; prints held-out precision/recall."""
+    import sys
+    from dataclasses import replace
+
+    from tracker.models import WeightsError
+    from train.face_check import FaceCheckTraining, add_face_check
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", force=True)
+    cfg = replace(FaceCheckTraining(), epochs=epochs, seed=seed)
+    try:
+        lines = add_face_check(str(root), str(out), str(weights) if weights else None, cfg, "tracker " + " ".join(sys.argv[1:]))
+    except (FileNotFoundError, WeightsError) as err:
+        typer.echo(f"error: {str(err).splitlines()[0]}", err=True)
+        raise typer.Exit(1) from None
+    for line in lines:
+        typer.echo(line)

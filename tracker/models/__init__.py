@@ -1,8 +1,9 @@
+from tracker.models.face_check import FaceCheck, FaceCheckConfig
 from tracker.models.ghcu import GHCU, GHCUConfig
 from tracker.models.hourglass import HourglassConfig, StackedHourglass
 from tracker.models.weights import LandmarkModel, WeightsError, load_weights, save_weights
 
 __all__ = [
-    "GHCU", "GHCUConfig", "HourglassConfig", "StackedHourglass",
+    "FaceCheck", "FaceCheckConfig", "GHCU", "GHCUConfig", "HourglassConfig", "StackedHourglass",
     "LandmarkModel", "WeightsError", "load_weights", "save_weights",
 ]

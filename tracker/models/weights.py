@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from tracker.models.face_check import FaceCheck, FaceCheckConfig
 from tracker.models.ghcu import GHCU, GHCUConfig
 from tracker.models.hourglass import HourglassConfig, StackedHourglass
 
@@ -27,6 +28,7 @@ class LandmarkModel:
     meta: dict[str, Any] = field(default_factory=dict)
     # Activation ranges for int8 CPU inference (``tracker.quantization``), from ``tracker quantize``.
     int8_ranges: dict[str, list[float]] | None = None
+    face_check: FaceCheck | None = None  # p(face) from the heatmaps (``tracker train face-check``)
 
     @property
     def config(self) -> HourglassConfig:
@@ -54,6 +56,9 @@ def save_weights(path: str | os.PathLike[str], model: LandmarkModel, half: bool 
         cfg["channels"] = list(cfg["channels"])
         payload["ghcu_config"] = cfg
         payload["ghcu"] = _to_state(model.ghcu, half)
+    if model.face_check is not None:
+        payload["face_check_config"] = asdict(model.face_check.config)
+        payload["face_check"] = _to_state(model.face_check, half)
     if model.int8_ranges is not None:
         payload["int8_ranges"] = {k: [float(v) for v in span] for k, span in model.int8_ranges.items()}
     path = Path(path)
@@ -80,6 +85,12 @@ def load_weights(path: str | os.PathLike[str], map_location: str | torch.device 
         cfg["channels"] = tuple(cfg["channels"])
         ghcu = GHCU(GHCUConfig(**cfg))
         ghcu.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["ghcu"].items()})
+    face_check = None
+    if "face_check" in payload:
+        face_check = FaceCheck(FaceCheckConfig(**payload["face_check_config"]))
+        face_check.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["face_check"].items()})
+        face_check.eval()
     return LandmarkModel(
         hourglass.eval(), ghcu.eval() if ghcu is not None else None, dict(payload.get("meta", {})), payload.get("int8_ranges"),
+        face_check,
     )

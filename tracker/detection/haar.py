@@ -1,52 +1,12 @@
-"""Face detectors behind one small interface, with a registry that packages can extend.
-
-A detector returns boxes in its own convention; its ``BoxCalibration`` maps a box to the
-canonical landmark crop (``tracker.geometry.CROP_SCALE`` x the landmark box) that the network
-was trained on. Third-party detectors register under the ``sa_tracker.detectors`` entry-point group
-or through :func:`register_detector`.
-"""
+"""OpenCV's frontal-face Haar cascade (inside opencv-python): upright faces, retried at two rolls."""
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.metadata import entry_points
-from typing import Protocol
 
 import cv2
 import numpy as np
 
-from tracker.geometry import FaceCrop
-
-DETECTOR_GROUP = "sa_tracker.detectors"
-
-
-@dataclass(frozen=True)
-class Detection:
-    box: tuple[float, float, float, float]  # x0, y0, x1, y1 in image pixels
-    score: float
-
-
-@dataclass(frozen=True)
-class BoxCalibration:
-    """Canonical crop from a detector box: centre shifted by (dx, dy) box widths, side = scale x width."""
-
-    dx: float = 0.0
-    dy: float = 0.0
-    scale: float = 1.0
-
-    def crop(self, box: tuple[float, float, float, float]) -> FaceCrop:
-        x0, y0, x1, y1 = box
-        w = x1 - x0
-        return FaceCrop((x0 + x1) / 2 + self.dx * w, (y0 + y1) / 2 + self.dy * w, self.scale * w)
-
-
-class FaceDetector(Protocol):
-    calibration: BoxCalibration
-
-    def detect(self, image: np.ndarray) -> list[Detection]:
-        """Faces in an RGB uint8 image, best first."""
-        ...
-
+from tracker.detection.base import BoxCalibration, Detection
 
 # Medians over the 932 of 1,006 even-indexed 300-W training faces the cascade found
 # (`tracker eval calibrate-detector --root ../shared/data/300W`): IQR dx -0.04..0.06,
@@ -84,6 +44,10 @@ class HaarDetector:
         self.settings = settings
         self._next_retry = 0
         self._found_last_time = True  # so the very first call is thorough
+
+    def reset(self) -> None:
+        """Forget the search history: the next call tries every retry (a new, unrelated image)."""
+        self._found_last_time = True
 
     def _retry_angles(self) -> list[float]:
         angles = self.settings.retry_angles
@@ -136,23 +100,3 @@ def _equalized(gray: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     return cv2.equalizeHist(gray), factor
 
 
-_REGISTRY: dict[str, Callable[[], FaceDetector]] = {"haar": HaarDetector}
-
-
-def register_detector(name: str, factory: Callable[[], FaceDetector]) -> None:
-    _REGISTRY[name] = factory
-
-
-def available_detectors() -> list[str]:
-    names = set(_REGISTRY)
-    names.update(ep.name for ep in entry_points(group=DETECTOR_GROUP))
-    return sorted(names)
-
-
-def create_detector(name: str = "haar") -> FaceDetector:
-    if name in _REGISTRY:
-        return _REGISTRY[name]()
-    for ep in entry_points(group=DETECTOR_GROUP):
-        if ep.name == name:
-            return ep.load()()
-    raise ValueError(f"unknown detector {name!r}; available: {', '.join(available_detectors())}")

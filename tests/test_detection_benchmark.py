@@ -1,0 +1,71 @@
+"""`tracker eval detection`'s benchmark: pasted faces land where their truth says, and the scoring
+counts found faces and false hits as it should (checked with oracle, blind and trigger-happy detectors)."""
+import numpy as np
+
+from eval.detection import ROLLS, WIDTHS, make_benchmark, paste_face, score_detector
+from tests.conftest import write_w300_folder
+from tracker.datasets import load_image_rgb
+from tracker.datasets.w300 import load_split
+from tracker.detection import BoxCalibration, Detection
+
+
+class OracleDetector:
+    """Finds exactly the pasted face: it reads the truth from the benchmark image."""
+
+    calibration = BoxCalibration()
+
+    def __init__(self, truths: dict[int, tuple[float, float, float, float]]) -> None:
+        self.truths = truths
+
+    def detect(self, image):
+        box = self.truths.get(id(image))
+        return [Detection(box, 1.0)] if box else []
+
+
+class AlwaysDetector:
+    calibration = BoxCalibration()
+
+    def detect(self, image):
+        return [Detection((0.0, 0.0, 50.0, 50.0), 0.5)]
+
+
+def _faces(tmp_path, count=4):
+    write_w300_folder(tmp_path / "w300", count)
+    return load_split(tmp_path / "w300", "train").faces
+
+
+def test_a_pasted_face_is_where_its_truth_says_at_the_asked_width_and_roll(tmp_path):
+    from tracker.geometry import CROP_SCALE, eye_line_angle
+
+    face = _faces(tmp_path, 1)[0]
+    rng = np.random.default_rng(0)
+    image = load_image_rgb(face.image_path)
+    dark = np.zeros((360, 640, 3), np.uint8)
+    upright = paste_face(dark, image, face, 60, 0.0, rng)
+    assert upright.truth.size == np.float64(60 * CROP_SCALE)
+    rolled = paste_face(dark, image, face, 60, 45.0, rng)
+    turned = np.rad2deg(rolled.truth.angle - eye_line_angle(face.points))
+    assert abs(abs(turned) - 45.0) < 1e-6
+    for item in (upright, rolled):  # the synthetic face's dots are bright: the brightest pixels lie inside the truth's crop
+        grey = item.image.astype(float).mean(axis=2)
+        ys, xs = np.nonzero(grey >= np.percentile(grey, 99.9))
+        half = item.truth.size / 2
+        assert np.all(np.abs(xs - item.truth.cx) < half) and np.all(np.abs(ys - item.truth.cy) < half)
+
+
+def test_scores_count_found_faces_and_false_hits(tmp_path):
+    pasted, free = make_benchmark(_faces(tmp_path), seed=1)
+    assert len(pasted) == 4 * len(WIDTHS) * len(ROLLS)
+    assert {f.kind for f in free} >= {"texture"} and all(f.truth is None for f in free)
+    truths = {}
+    for item in pasted:
+        t = item.truth
+        truths[id(item.image)] = (t.cx - t.size / 2, t.cy - t.size / 2, t.cx + t.size / 2, t.cy + t.size / 2)
+    oracle = score_detector(OracleDetector(truths), pasted, free)
+    assert oracle.recall() == 100.0 and sum(oracle.false_images.values()) == 0
+    blind = score_detector(OracleDetector({}), pasted, free)
+    assert blind.recall() == 0.0
+    eager = score_detector(AlwaysDetector(), pasted, free)
+    assert sum(eager.false_images.values()) == len(free)
+    row = eager.row()
+    assert row["false_per_100"] == 100.0 and row["false_hits"] == f"{len(free)} / {len(free)}"

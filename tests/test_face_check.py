@@ -1,0 +1,94 @@
+"""The learned face check: stored with the weights, scored by the predictor, obeyed by the tracker,
+and trainable to tell a constellation of peaks from noise."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from tests.conftest import make_model, write_w300_folder
+from tracker.detection import BoxCalibration, Detection
+from tracker.models import FaceCheck, FaceCheckConfig, load_weights, save_weights
+from tracker.predictor import MIN_MEAN_PEAK, LandmarkPredictor
+from tracker.tracking import FaceTracker, TrackerConfig
+from train.face_check import CropSet, FaceCheckTraining, face_probabilities, make_crop_set, precision_recall, train_face_check
+
+
+def model_with_check(logit: float, threshold: float = 0.6):
+    model = make_model()
+    check = FaceCheck(replace(FaceCheckConfig(), threshold=threshold)).eval()
+    torch.nn.init.zeros_(check.classify.weight)
+    torch.nn.init.constant_(check.classify.bias, logit)  # p(face) = sigmoid(logit) for every crop
+    model.face_check = check
+    return model
+
+
+class FixedDetector:
+    calibration = BoxCalibration()
+
+    def detect(self, image):
+        return [Detection((8.0, 8.0, 40.0, 40.0), 1.0)]
+
+
+def test_face_check_travels_with_the_weights_and_sets_the_predictors_score(tmp_path):
+    save_weights(tmp_path / "w.pt", model_with_check(2.0, threshold=0.6))
+    loaded = load_weights(tmp_path / "w.pt")
+    assert loaded.face_check is not None and loaded.face_check.config.threshold == 0.6
+    predictor = LandmarkPredictor(loaded)
+    assert predictor.face_threshold == 0.6
+    image = np.full((48, 48, 3), 90, np.uint8)
+    from tracker.geometry import FaceCrop
+
+    out = predictor.predict_scored([image], [FaceCrop(24, 24, 30)])
+    assert out.face_score[0] == pytest.approx(1 / (1 + np.exp(-2.0)), abs=2e-3)  # stored in fp16
+    plain = LandmarkPredictor(make_model())  # no face check: the mean heatmap peak, with its old threshold
+    assert plain.face_threshold == MIN_MEAN_PEAK
+    scored = plain.predict_scored([image], [FaceCrop(24, 24, 30)])
+    assert scored.face_score[0] == pytest.approx(scored.confidence[0].mean())
+
+
+@pytest.mark.parametrize("logit, tracked", [(-6.0, False), (6.0, True)])
+def test_tracker_keeps_only_crops_the_face_check_accepts(logit, tracked):
+    tracker = FaceTracker(LandmarkPredictor(model_with_check(logit)), FixedDetector(), TrackerConfig(smoothing=False))
+    faces = [tracker.step(np.full((48, 48, 3), 90, np.uint8)) for _ in range(3)]
+    assert all(bool(f) == tracked for f in faces)
+    if tracked:
+        assert faces[-1][0].face_score == pytest.approx(1 / (1 + np.exp(-6.0)), abs=2e-3)
+    forced = FaceTracker(LandmarkPredictor(model_with_check(logit)), FixedDetector(), TrackerConfig(smoothing=False, min_face_score=0.0))
+    assert forced.step(np.full((48, 48, 3), 90, np.uint8))  # the config's threshold overrides the model's
+
+
+def _peaks_or_noise(rng, n, layout, points=68, size=8):
+    """Positives: one sharp peak per map at the face's ``layout`` (jittered); negatives: weak noise."""
+    maps = rng.uniform(0, 0.2, (n, points, size, size)).astype(np.float32)
+    labels = rng.random(n) < 0.5
+    for i in np.nonzero(labels)[0]:
+        jitter = rng.integers(-1, 2, (points, 2))
+        y, x = np.clip(layout + jitter, 0, size - 1).T
+        maps[i, np.arange(points), y, x] = rng.uniform(0.5, 1.0, points)
+    return CropSet(torch.from_numpy(maps).half(), torch.from_numpy(labels.astype(np.float32)), ["face" if l else "texture" for l in labels])
+
+
+def test_training_separates_faces_from_non_faces_on_held_out_maps():
+    rng = np.random.default_rng(0)
+    layout = rng.integers(1, 7, (68, 2))  # where each landmark's peak sits on a face, in both sets
+    train, test = _peaks_or_noise(rng, 400, layout), _peaks_or_noise(rng, 200, layout)
+    cfg = replace(FaceCheckTraining(), epochs=8, batch_size=32)
+    model = train_face_check(train, cfg)
+    row = precision_recall(face_probabilities(model, test), test, 0.5)
+    assert row["precision"] > 95 and row["recall"] > 95, row
+    assert row["accepted_texture"] < 5
+
+
+def test_crop_set_holds_positives_and_every_negative_kind(tmp_path):
+    from tracker.datasets.w300 import load_split
+    from train.face_check import NEGATIVE_KINDS
+
+    write_w300_folder(tmp_path / "w300", 3)
+    faces = load_split(tmp_path / "w300", "train").faces
+    cfg = FaceCheckTraining()
+    crops = make_crop_set(LandmarkPredictor(make_model()), faces, cfg, seed=0, batch=4)
+    per_face = cfg.positives_per_face + cfg.negatives_per_kind * len(NEGATIVE_KINDS)
+    assert crops.maps.shape == (3 * per_face, 68, 4, 4) and crops.maps.dtype == torch.float16  # 8x8 maps pooled by 2
+    assert int(crops.labels.sum()) == 3 * cfg.positives_per_face
+    assert set(crops.kinds) == {"face", *NEGATIVE_KINDS}

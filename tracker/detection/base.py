@@ -1,0 +1,82 @@
+"""What every detector returns, and how a detection becomes the network's canonical crop.
+
+A detector returns boxes (and, if it finds them, five facial keypoints) in its own convention; its
+calibration maps a detection to the canonical landmark crop (``tracker.geometry.CROP_SCALE`` x the
+landmark box, levelled by the eye line when keypoints give the roll) that the network was trained on.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from tracker.geometry import FaceCrop
+
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in image pixels
+# The five keypoints' order: image-left eye, image-right eye, nose tip, image-left and image-right mouth corner
+KEYPOINT_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+
+
+@dataclass(frozen=True)
+class Detection:
+    box: Box
+    score: float
+    keypoints: np.ndarray | None = None  # (5, 2) image pixels in KEYPOINT_NAMES order, if the detector finds them
+
+
+class Calibration(Protocol):
+    def crop(self, detection: Detection) -> FaceCrop:
+        """The canonical landmark crop for a detection."""
+        ...
+
+
+@dataclass(frozen=True)
+class BoxCalibration:
+    """Canonical crop from a detector box: centre shifted by (dx, dy) box widths, side = scale x width."""
+
+    dx: float = 0.0
+    dy: float = 0.0
+    scale: float = 1.0
+
+    def crop(self, detection: Detection) -> FaceCrop:
+        x0, y0, x1, y1 = detection.box
+        w = x1 - x0
+        return FaceCrop((x0 + x1) / 2 + self.dx * w, (y0 + y1) / 2 + self.dy * w, self.scale * w)
+
+
+@dataclass(frozen=True)
+class KeypointCalibration:
+    """Canonical crop from five keypoints: the similarity that best maps ``template`` onto them.
+
+    ``template`` holds the mean keypoints in the levelled canonical crop's frame (origin at the crop's
+    centre, unit = the crop's side, eye line level), so the fitted similarity *is* the crop: its
+    translation the centre, its scale the side, its rotation the face's roll. Detections without
+    keypoints fall back to ``boxes``.
+    """
+
+    template: tuple[tuple[float, float], ...]
+    boxes: BoxCalibration
+
+    def crop(self, detection: Detection) -> FaceCrop:
+        if detection.keypoints is None:
+            return self.boxes.crop(detection)
+        return similarity_crop(np.asarray(self.template, dtype=np.float64), np.asarray(detection.keypoints, dtype=np.float64))
+
+
+def similarity_crop(template: np.ndarray, points: np.ndarray) -> FaceCrop:
+    """Least-squares similarity ``points ~ a * template + b`` (complex numbers), read as a FaceCrop."""
+    w = template[:, 0] + 1j * template[:, 1]
+    z = points[:, 0] + 1j * points[:, 1]
+    wc, zc = w - w.mean(), z - z.mean()
+    a = np.vdot(wc, zc) / np.vdot(wc, wc).real
+    b = z.mean() - a * w.mean()
+    return FaceCrop(float(b.real), float(b.imag), max(float(abs(a)), 1.0), float(np.angle(a)))
+
+
+class FaceDetector(Protocol):
+    calibration: Calibration
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        """Faces in an RGB uint8 image, best first."""
+        ...
