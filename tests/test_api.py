@@ -12,6 +12,7 @@ def test_landmarker_on_given_boxes_and_on_detections(tiny_weights):
         faces = landmarker.landmarks(image, boxes=[(30, 40, 130, 150)])
         assert len(faces) == 1 and faces[0].points.shape == (68, 2) and faces[0].point_confidence.shape == (68,)
         assert 0 <= faces[0].confidence <= 1 and faces[0].face_id is None
+        assert faces[0].face_score == pytest.approx(faces[0].confidence, abs=1e-5)  # no face check: the mean peak
         x0, y0, x1, y1 = faces[0].box
         assert x0 <= x1 and y0 <= y1
         gray = landmarker.landmarks(image[..., 0], boxes=[(30, 40, 130, 150)])
