@@ -264,6 +264,7 @@ def detection(
     root: Annotated[Path, typer.Option(help="300-W root; its common test faces are pasted and cut into face-free images")],
     detectors: Annotated[str, typer.Option(help="detector plugins to compare, comma-separated")] = "haar,mtcnn",
     faces: Annotated[int, typer.Option(min=1, help="test faces used (each at every width and roll)")] = 100,
+    split: Annotated[str, typer.Option(help="300-W split whose faces are used: common (test) or train (to tune settings)")] = "common",
     video: Annotated[Path | None, typer.Option(help="a real clip: share of its frames where a face is found")] = None,
     every: Annotated[int, typer.Option(min=1, help="use every Nth frame of --video")] = 5,
     seed: Annotated[int, typer.Option()] = 0,
@@ -281,9 +282,9 @@ def detection(
     cv2.setNumThreads(1)  # one thread, as a detector gets beside the network in the tracker
     names = [n.strip() for n in detectors.split(",") if n.strip()]
     with user_errors():
-        test_faces = w300.load_split(root, "common").faces
+        test_faces = w300.load_split(root, split).faces
         if not test_faces:
-            raise FileNotFoundError(f"no 300-W common test faces under {root}")
+            raise FileNotFoundError(f"no 300-W {split} faces under {root}")
         chosen = test_faces[:: max(1, len(test_faces) // faces)][:faces]
 
         def clip_frames():

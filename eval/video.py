@@ -38,10 +38,11 @@ def _overlaps(faces: list[FaceResult], gt: np.ndarray) -> list[float]:
     return [iou(box, crop_box(crop_from_points(f.points))) for f in faces]
 
 
-def best_match(faces: list[FaceResult], gt: np.ndarray) -> FaceResult | None:
+def best_match(faces: list[FaceResult], gt: np.ndarray, overlaps: list[float] | None = None) -> FaceResult | None:
+    """The face whose landmark box overlaps the annotation's most (``overlaps``: already computed)."""
     if not faces:
         return None
-    overlaps = _overlaps(faces, gt)
+    overlaps = _overlaps(faces, gt) if overlaps is None else overlaps
     best = int(np.argmax(overlaps))
     return faces[best] if overlaps[best] > 0 else None
 
@@ -64,8 +65,9 @@ def evaluate_sequence(
         if frame.index not in notes:
             continue
         gt = notes[frame.index]
-        stray += int(any(overlap == 0 for overlap in _overlaps(faces, gt)))
-        match = best_match(faces, gt)
+        overlaps = _overlaps(faces, gt)
+        stray += int(any(overlap == 0 for overlap in overlaps))
+        match = best_match(faces, gt, overlaps)
         preds.append(match.points if match is not None else np.full_like(gt, np.nan))
         gts.append(gt)
     if not gts:

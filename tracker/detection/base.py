@@ -7,7 +7,8 @@ landmark box, levelled by the eye line when keypoints give the roll) that the ne
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Sequence
+from typing import Protocol, TypeVar
 
 import numpy as np
 
@@ -72,6 +73,34 @@ def similarity_crop(template: np.ndarray, points: np.ndarray) -> FaceCrop:
     a = np.vdot(wc, zc) / np.vdot(wc, wc).real
     b = z.mean() - a * w.mean()
     return FaceCrop(float(b.real), float(b.imag), max(float(abs(a)), 1.0), float(np.angle(a)))
+
+
+View = TypeVar("View")
+
+
+class RetryTurns:
+    """Which retries a detection call that found nothing tries: all of them on the first faceless call
+    after a find (or the very first call, or after ``reset``); later faceless calls in a row try
+    ``in_a_row`` each, taking turns, so a search through a faceless shot stays cheap."""
+
+    def __init__(self, in_a_row: int) -> None:
+        self.in_a_row = in_a_row
+        self.found_last_time = True
+        self._next = 0
+
+    def choose(self, views: Sequence[View]) -> list[View]:
+        if self.found_last_time or not views:
+            return list(views)
+        count = min(self.in_a_row, len(views))
+        chosen = [views[(self._next + i) % len(views)] for i in range(count)]
+        self._next += count
+        return chosen
+
+    def record(self, found: bool) -> None:
+        self.found_last_time = found
+
+    def reset(self) -> None:
+        self.found_last_time = True
 
 
 class FaceDetector(Protocol):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from tracker.detection.base import BoxCalibration, Detection
+from tracker.detection.base import BoxCalibration, Detection, RetryTurns
 
 # Medians over the 932 of 1,006 even-indexed 300-W training faces the cascade found
 # (`tracker eval calibrate-detector --root ../shared/data/300W`): IQR dx -0.04..0.06,
@@ -42,35 +42,23 @@ class HaarDetector:
         if self.cascade.empty():
             raise RuntimeError(f"could not load the Haar cascade at {path}")
         self.settings = settings
-        self._next_retry = 0
-        self._found_last_time = True  # so the very first call is thorough
+        self._turns = RetryTurns(settings.retries_in_a_row)
 
     def reset(self) -> None:
         """Forget the search history: the next call tries every retry (a new, unrelated image)."""
-        self._found_last_time = True
-
-    def _retry_angles(self) -> list[float]:
-        angles = self.settings.retry_angles
-        if not angles:
-            return []
-        if self._found_last_time:
-            return list(angles)
-        count = min(self.settings.retries_in_a_row, len(angles))
-        chosen = [angles[(self._next_retry + i) % len(angles)] for i in range(count)]
-        self._next_retry += count
-        return chosen
+        self._turns.reset()
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         s = self.settings
         gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
         dets = self._detect_at(_equalized(gray, s.max_side), 0.0)
-        retries = [] if dets else self._retry_angles()
+        retries = [] if dets else self._turns.choose(s.retry_angles)
         small = _equalized(gray, s.retry_max_side) if retries else None
         for angle in retries:
             dets = self._detect_at(small, angle)
             if dets:
                 break
-        self._found_last_time = bool(dets)
+        self._turns.record(bool(dets))
         return sorted(dets, key=lambda d: -d.score)
 
     def _detect_at(self, view: tuple[np.ndarray, float], angle: float) -> list[Detection]:

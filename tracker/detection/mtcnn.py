@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from tracker.geometry import apply_affine
-from tracker.detection.base import KEYPOINT_NAMES, BoxCalibration, Detection, KeypointCalibration
+from tracker.detection.base import KEYPOINT_NAMES, BoxCalibration, Detection, KeypointCalibration, RetryTurns
 
 # `tracker eval calibrate-detector --root ../shared/data/300W --detector mtcnn`: mean keypoints of the
 # 300-W training faces MTCNN found, in their levelled canonical crops (unit: crop side; see
@@ -49,9 +49,8 @@ def _grey(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
 
 
-# Score thresholds and retry angles: chosen on 300-W *training* faces pasted as in `tracker eval detection`
-# (100 faces x 4 widths x 3 rolls; 498 face-free images): recall 97.5%, 96.7% at 40 px, 93.2% at 45
-# degrees, 2 false hits; upright only at 0.95: 90.6%, 90.0%, 76.0%, 1 false hit.
+# Score thresholds and retry angles: chosen on 300-W *training* faces pasted as in `tracker eval
+# detection --split train` (figures in docs/detection.md), never on the test faces.
 @dataclass(frozen=True)
 class MtcnnSettings:
     min_face: int = 40  # smallest face side searched, pixels of the input frame
@@ -81,14 +80,13 @@ class MtcnnDetector:
     def __init__(self, settings: MtcnnSettings = MtcnnSettings()) -> None:
         MTCNN = _mtcnn_class()
         self.settings = settings
-        self._found_last_time = True  # so the very first call is thorough
-        self._next_retry = 0
+        self._turns = RetryTurns(settings.retries_in_a_row)
         self._clahe = cv2.createCLAHE(clipLimit=CLAHE_CLIP, tileGridSize=CLAHE_TILES)
         self._net = MTCNN(min_face_size=settings.min_face, steps_threshold=list(settings.thresholds), scale_factor=settings.pyramid_step)
 
     def reset(self) -> None:
         """Forget the search history: the next call tries every retry (a new, unrelated image)."""
-        self._found_last_time = True
+        self._turns.reset()
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         if image.ndim == 2:
@@ -96,7 +94,8 @@ class MtcnnDetector:
         image = np.ascontiguousarray(image)
         s = self.settings
         dets = [d for d in self._detect_at(image, 0.0) if d.score >= s.min_score]
-        retries = [] if dets else self._retries(bool(_grey(image).mean() < s.low_light_luma))
+        dark = not dets and _grey(image).mean() < s.low_light_luma
+        retries = [] if dets else self._turns.choose(([EQUALISED] if dark else []) + list(s.retry_angles))
         for view in retries:
             if view == EQUALISED:
                 dets = [d for d in self._detect_at(self._equalised(image), 0.0) if d.score >= s.low_light_min_score]
@@ -104,18 +103,8 @@ class MtcnnDetector:
                 dets = [d for d in self._detect_at(image, view) if d.score >= s.retry_min_score]
             if dets:
                 break
-        self._found_last_time = bool(dets)
+        self._turns.record(bool(dets))
         return sorted(dets, key=lambda d: -d.score)
-
-    def _retries(self, dark: bool) -> list[float | str]:
-        """The retries of a call whose upright pass found nothing (see ``MtcnnSettings.retries_in_a_row``)."""
-        views: list[float | str] = ([EQUALISED] if dark else []) + list(self.settings.retry_angles)
-        if self._found_last_time or not views:
-            return views
-        count = min(self.settings.retries_in_a_row, len(views))
-        chosen = [views[(self._next_retry + i) % len(views)] for i in range(count)]
-        self._next_retry += count
-        return chosen
 
     def _equalised(self, image: np.ndarray) -> np.ndarray:
         lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB)
