@@ -34,9 +34,9 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except Exception as err:
-        from tracker.devices import DeviceError
+        from tracker.network.devices import DeviceError
         from tracker.models import WeightsError
-        from tracker.video import VideoError
+        from tracker.io.video import VideoError
 
         if not isinstance(err, (FileNotFoundError, VideoError, WeightsError, DeviceError, ValueError, ImportError)):
             raise
@@ -49,19 +49,21 @@ class W300Subset(str, Enum):
     challenge = "challenge"
     full = "full"
     train = "train"  # the training faces: error here against common shows whether the model fits
+    lfpw_test = "lfpw_test"
+    lfpw_train = "lfpw_train"  # LFPW's training half: the like-for-like fit check against LFPW test
 
 
 @app.command("300w")
 def eval_300w(
     root: Annotated[Path, typer.Option(help="300-W root with lfpw/ helen/ afw/ ibug/")],
-    subset: Annotated[W300Subset, typer.Option(help="common | challenge | full")] = W300Subset.common,
+    subset: Annotated[W300Subset, typer.Option(help="common | challenge | full | train | lfpw_test | lfpw_train")] = W300Subset.common,
     weights: WeightsOpt = None, ghcu: GhcuOpt = True, device: DeviceOpt = "auto",
     json: JsonOpt = None, ced: CedOpt = None, flip_test: FlipOpt = False, stacks: StacksOpt = None,
     precision: PrecisionOpt = "auto", norm: NormOpt = False,
 ) -> None:
     """NME (inter-pupil and inter-ocular), AUC and failure rate; box = canonical crop of the ground truth."""
-    from eval.protocols import evaluate_300w, make_predictor
-    from eval.report import format_table, plot_ced, write_json
+    from tracker.eval.protocols import evaluate_300w, make_predictor
+    from tracker.eval.report import format_table, plot_ced, write_json
 
     with user_errors():
         result, errors, note = evaluate_300w(root, subset.value, make_predictor(weights, ghcu, device, flip_test, stacks, precision), norm)
@@ -92,9 +94,9 @@ def eval_aflw(
     precision: PrecisionOpt = "auto",
 ) -> None:
     """Face-size NME (sqrt(w*h) of the AFLW box) over visible points; needs 19-point weights."""
-    from eval.protocols import make_predictor
-    from eval.report import format_table, summarise, write_json
-    from eval.still import predict_faces, still_errors
+    from tracker.eval.protocols import make_predictor
+    from tracker.eval.report import format_table, summarise, write_json
+    from tracker.eval.still import predict_faces, still_errors
     from tracker.datasets import aflw
 
     with user_errors():
@@ -121,9 +123,9 @@ def eval_300vw(
     min_face_score: Annotated[float | None, typer.Option(help="face score below which a face is dropped (default: the model's)")] = None,
 ) -> None:
     """Track each test video as a video and score annotated frames (outer-eye-corner normalised)."""
-    from eval.protocols import evaluate_300vw, make_predictor, video_table
-    from eval.report import write_json
-    from tracker.tracking import TrackerConfig
+    from tracker.eval.protocols import evaluate_300vw, make_predictor, video_table
+    from tracker.eval.report import write_json
+    from tracker.tracking.face_tracker import TrackerConfig
 
     with user_errors():
         if category not in ("1", "2", "3", "all"):
@@ -152,8 +154,8 @@ def ablation(
 ) -> None:
     """The paper's Table 9 layout: HG / HG+SA / HG+GHCU / HG+SA+GHCU (+Norm: the last, predicting again
     on the levelled crop) on one 300-W subset."""
-    from eval.protocols import evaluate_300w, make_predictor
-    from eval.report import format_table, write_json
+    from tracker.eval.protocols import evaluate_300w, make_predictor
+    from tracker.eval.report import format_table, write_json
 
     rows: dict[str, dict[str, Any]] = {}
     with user_errors():
@@ -181,10 +183,10 @@ def make_sequences_cmd(
     levels: Annotated[str, typer.Option(help="comma-separated difficulty levels (1, 2, 3)")] = "1,2,3",
 ) -> None:
     """Turn annotated still faces into 300-VW-layout stress sequences at three difficulty levels."""
-    from eval.sequences import LEVELS, make_sequences
+    from tracker.eval.sequences import LEVELS, make_sequences
     from tracker.datasets.faces import FaceSample, find_image
     from tracker.markup import NUM_POINTS
-    from tracker.pts import read_pts
+    from tracker.io.pts import read_pts
 
     with user_errors():
         if not images.is_dir():
@@ -215,12 +217,12 @@ def steadiness_cmd(
 ) -> None:
     """Frame-to-frame jitter (% of inter-ocular distance) with the face's own motion factored out."""
     import numpy as np
-    from eval.protocols import make_predictor
-    from eval.report import format_table, write_json
+    from tracker.eval.protocols import make_predictor
+    from tracker.eval.report import format_table, write_json
     from tracker.detection import create_detector
-    from tracker.tracking import FaceTracker, TrackerConfig
-    from eval.steadiness import video_jitter
-    from tracker.video import VideoReader
+    from tracker.tracking.face_tracker import FaceTracker, TrackerConfig
+    from tracker.eval.steadiness import video_jitter
+    from tracker.io.video import VideoReader
 
     with user_errors():
         tracker = FaceTracker(make_predictor(weights, ghcu, device, precision=precision), create_detector(), replace(TrackerConfig(), smoothing=smooth))
@@ -244,7 +246,7 @@ def calibrate_detector(
     stride: Annotated[int, typer.Option(help="use every Nth face")] = 2,
 ) -> None:
     """Fit how a detector's detections map to the canonical landmark crop (prints its calibration)."""
-    from eval.detector_calibration import fit_calibration
+    from tracker.eval.detector_calibration import fit_calibration
     from tracker.datasets import w300
     from tracker.detection import create_detector
 
@@ -273,11 +275,11 @@ def detection(
     """Detectors side by side: recall by face width and roll, false hits on face-free images, ms per frame."""
     import cv2
 
-    from eval.detection import run_benchmark
-    from eval.report import format_table, write_json
+    from tracker.eval.detection import run_benchmark
+    from tracker.eval.report import format_table, write_json
     from tracker.datasets import w300
     from tracker.detection import create_detector
-    from tracker.video import VideoReader
+    from tracker.io.video import VideoReader
 
     cv2.setNumThreads(1)  # one thread, as a detector gets beside the network in the tracker
     names = [n.strip() for n in detectors.split(",") if n.strip()]
@@ -311,10 +313,10 @@ def crowd(
     detector: Annotated[str, typer.Option(help="face detector plugin")] = DEFAULT_DETECTOR,
 ) -> None:
     """Many 40-150 px faces moving over a 1920x1080 scene: share of frames each face is tracked, id changes."""
-    from eval.crowd import CrowdSpec, crowd_report
-    from eval.report import format_table, write_json
+    from tracker.eval.crowd import CrowdSpec, crowd_report
+    from tracker.eval.report import format_table, write_json
     from tracker.datasets import w300
-    from tracker.pipeline import PipelineConfig, build_tracker
+    from tracker.jobs.pipeline import PipelineConfig, build_tracker
 
     with user_errors():
         test_faces = w300.load_split(root, "common").faces
@@ -334,8 +336,8 @@ def compare(
     upsample: Annotated[int, typer.Option(help="dlib HOG detector upsampling (its example uses 1)")] = 1,
 ) -> None:
     """This tracker vs dlib's 68-point predictor on the same faces, sequences and video, in one run."""
-    from eval.report import format_table, write_json
-    from eval.compare import run_comparison
+    from tracker.eval.report import format_table, write_json
+    from tracker.eval.compare import run_comparison
 
     with user_errors():
         result = run_comparison(w300_root, sequences, video, weights, device, upsample)
@@ -355,8 +357,8 @@ def speed(
     dlib: Annotated[bool, typer.Option("--dlib/--no-dlib", help="time dlib's per-frame pipeline beside ours")] = True,
 ) -> None:
     """End-to-end frames/s of `tracker run` (decode to encode) and ms per stage, with dlib in the same run."""
-    from eval.report import format_table, write_json
-    from eval.speed import STAGES, run_speed_benchmark
+    from tracker.eval.report import format_table, write_json
+    from tracker.eval.speed import STAGES, run_speed_benchmark
 
     with user_errors():
         result = run_speed_benchmark(video, weights, device, repeats, variants, dlib)

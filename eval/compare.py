@@ -7,20 +7,21 @@ from typing import Any
 
 import numpy as np
 
-from eval.metrics import nme
-from eval.peers import DlibPeer
-from eval.steadiness import video_jitter
-from eval.still import predict_faces
+from tracker.eval.metrics import nme
+from tracker.eval.peers import DlibPeer
+from tracker.eval.steadiness import video_jitter
+from tracker.eval.still import predict_faces
 from tracker.datasets.vw300 import find_sequences
 from tracker.detection import create_detector
-from tracker.devices import resolve_device
+from tracker.network.devices import resolve_device
 from tracker.geometry import crop_from_points
-from tracker.pipeline import PipelineConfig, build_tracker
-from tracker.predictor import LandmarkPredictor
-from tracker.quantization import use_int8
-from tracker.tracking import FaceTracker, crop_box, iou
-from tracker.video import VideoReader
-from tracker.weights_registry import load_model
+from tracker.jobs.pipeline import PipelineConfig, build_tracker
+from tracker.network.predictor import LandmarkPredictor
+from tracker.network.quantization import use_int8
+from tracker.detection.base import iou
+from tracker.tracking.face_tracker import FaceTracker, crop_box
+from tracker.io.video import VideoReader
+from tracker.network.weights_registry import load_model
 
 
 def _pct(values: np.ndarray) -> float | None:
@@ -54,7 +55,7 @@ def compare_stills(root: Path, predictor: LandmarkPredictor, peer: DlibPeer) -> 
 
 def compare_sequences(root: Path, tracker_factory, peer: DlibPeer) -> dict[str, dict[str, Any]]:
     """Per difficulty level (sequence name prefix), 300-VW error; missed frames are failures."""
-    from eval.video import evaluate_sequence
+    from tracker.eval.video import evaluate_sequence
 
     sequences, _ = find_sequences(root)
     ours: dict[str, list[np.ndarray]] = {}

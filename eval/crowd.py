@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.detection import CONTEXT, blend_face, face_matrix, texture
+from tracker.eval.detection import CONTEXT, blend_face, face_matrix, texture
 from tracker.datasets import FaceSample, load_image_rgb
 from tracker.geometry import apply_affine, crop_from_points
-from tracker.tracking import FaceTracker, crop_box, iou
-from tracker.video import VideoInfo, VideoReader, VideoWriter
+from tracker.tracking.face_tracker import FaceTracker, crop_box, iou
+from tracker.io.video import VideoInfo, VideoReader, VideoWriter
 
 CROWD_SIZE = (1920, 1080)
 RATE = 25

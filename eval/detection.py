@@ -18,7 +18,8 @@ import numpy as np
 from tracker.datasets import FaceSample, load_image_rgb
 from tracker.detection import FaceDetector
 from tracker.geometry import FaceCrop, apply_affine, levelled_crop
-from tracker.tracking import crop_box, iou
+from tracker.detection.base import iou
+from tracker.tracking.face_tracker import crop_box
 
 CANVAS = (640, 360)  # (w, h): the frame size of the benchmark images, a typical webcam / 360p video
 WIDTHS = (40, 60, 100, 200)  # face widths (landmark box side, px) the faces are pasted at

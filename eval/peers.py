@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from tracker.timing import NULL_TIMER, StageTimer
-from tracker.tracking import FaceResult
+from tracker.tracking.face_tracker import FaceResult
 
 MODEL_FILE = "shape_predictor_68_face_landmarks.dat"
 DLIB_UPSAMPLE = 1  # dlib's face_landmark_detection.py example calls detector(img, 1)

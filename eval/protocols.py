@@ -7,15 +7,15 @@ from typing import Any
 
 import numpy as np
 
-from eval.report import format_table, summarise
-from eval.still import predict_faces, still_errors
+from tracker.eval.report import format_table, summarise
+from tracker.eval.still import predict_faces, still_errors
 from tracker.defaults import DEFAULT_DETECTOR
 from tracker.detection import create_detector
-from tracker.devices import resolve_device
-from tracker.predictor import LandmarkPredictor
-from tracker.quantization import use_int8
-from tracker.tracking import FaceTracker, TrackerConfig
-from tracker.weights_registry import load_model
+from tracker.network.devices import resolve_device
+from tracker.network.predictor import LandmarkPredictor
+from tracker.network.quantization import use_int8
+from tracker.tracking.face_tracker import FaceTracker, TrackerConfig
+from tracker.network.weights_registry import load_model
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def evaluate_300vw(
     root: Path, category: str, videos: str | None, predictor: LandmarkPredictor, tracking: TrackerConfig,
     init: str, detector: str = DEFAULT_DETECTOR,
 ) -> tuple[dict[str, Any], list[str]]:
-    from eval.video import evaluate_sequence
+    from tracker.eval.video import evaluate_sequence
     from tracker.datasets import vw300
 
     if videos == "found":

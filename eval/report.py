@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from eval.metrics import auc, ced, failure_rate
+from tracker.eval.metrics import auc, ced, failure_rate
 
 THRESHOLDS = (0.08, 0.10)
 

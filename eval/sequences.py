@@ -20,8 +20,8 @@ import numpy as np
 
 from tracker.datasets import FaceSample, load_image_rgb
 from tracker.geometry import apply_affine
-from tracker.pts import write_pts
-from tracker.video import VideoInfo, VideoWriter
+from tracker.io.pts import write_pts
+from tracker.io.video import VideoInfo, VideoWriter
 
 FRAME_SIZE = (480, 360)  # width, height
 RATE = 25

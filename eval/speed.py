@@ -1,6 +1,6 @@
 """End-to-end speed of ``tracker run`` on a real clip, beside dlib's per-frame pipeline in the same run.
 
-Every pipeline goes through the same :func:`tracker.pipeline.run_video` (decode, detect/track,
+Every pipeline goes through the same :func:`tracker.jobs.pipeline.run_video` (decode, detect/track,
 landmarks, smoothing, drawing, H.264 encode, CSV), so only the landmark method differs. Runs are
 interleaved (ours, dlib, ours, ...) and the median of ``repeats`` is reported, so machine noise hits
 both sides alike; speeds are given as ratios to dlib measured in the same run.
@@ -19,15 +19,15 @@ import numpy as np
 import torch
 
 from tracker.detection import HaarDetector, HaarSettings, register_detector
-from tracker.devices import resolve_device
-from tracker.pipeline import FrameTracker, PipelineConfig, RunOutputs, run_video
-from tracker.predictor import LandmarkPredictor, to_network_input
+from tracker.network.devices import resolve_device
+from tracker.jobs.pipeline import FrameTracker, PipelineConfig, RunOutputs, run_video
+from tracker.network.predictor import LandmarkPredictor, to_network_input
 from tracker.models import LandmarkModel, StackedHourglass
 from tracker.models.hourglass import FirstStacks, HourglassConfig
-from tracker.quantization import calibrate, int8_available, use_int8
+from tracker.network.quantization import calibrate, int8_available, use_int8
 from tracker.timing import StageTimer
-from tracker.tracking import TrackerConfig
-from tracker.weights_registry import load_model
+from tracker.tracking.face_tracker import TrackerConfig
+from tracker.network.weights_registry import load_model
 
 STAGES = ("decode", "detect", "crop", "hourglass", "heatmap decode", "face check", "ghcu", "landmarks", "smoothing", "draw", "encode", "outputs")
 UNOPTIMISED_DETECTOR = "haar-every-angle"
@@ -84,7 +84,11 @@ def _time_once(video: Path, config: PipelineConfig, make_tracker: Callable[[Stag
     timer = StageTimer()
     outputs = RunOutputs(overlay=workdir / "overlay.mp4", csv=workdir / "landmarks.csv")
     tracker = make_tracker(timer) if make_tracker is not None else None
-    summary = run_video(video, outputs, config, timer=timer, tracker=tracker)
+    try:
+        summary = run_video(video, outputs, config, timer=timer, tracker=tracker)
+    finally:
+        if tracker is not None:
+            tracker.close()
     return summary.fps, timer, summary
 
 
@@ -179,7 +183,7 @@ def run_speed_benchmark(
     pipelines: dict[str, tuple[PipelineConfig, Callable[[StageTimer], FrameTracker] | None]] = {"sa-tracker": (config, None)}
     peer_note = None
     if with_dlib:
-        from eval.peers import DlibPeer, DlibTracker
+        from tracker.eval.peers import DlibPeer, DlibTracker
 
         peer = DlibPeer()
         pipelines["dlib"] = (config, lambda timer: DlibTracker(peer, timer))

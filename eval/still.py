@@ -10,10 +10,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from eval.metrics import nme
+from tracker.eval.metrics import nme
 from tracker.datasets import FaceSample, load_image_rgb
 from tracker.geometry import CROP_SCALE, FaceCrop, crop_from_points
-from tracker.predictor import LandmarkPredictor
+from tracker.network.predictor import LandmarkPredictor
 
 BATCH = 32
 

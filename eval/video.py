@@ -17,10 +17,10 @@ from typing import Literal
 
 import numpy as np
 
-from eval.metrics import NO_JAW, nme
+from tracker.eval.metrics import NO_JAW, nme
 from tracker.datasets.vw300 import Sequence
 from tracker.geometry import crop_from_points
-from tracker.tracking import FaceResult, FaceTracker, crop_box, iou
+from tracker.tracking.face_tracker import FaceResult, FaceTracker, crop_box, iou
 
 Init = Literal["detector", "ground-truth"]
 

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from tracker.inference import CACHE_ENV
+from tracker.network.inference import CACHE_ENV
 from tracker.markup import FLIP_PERMUTATION, NUM_POINTS
 from tracker.models import GHCU, GHCUConfig, HourglassConfig, LandmarkModel, StackedHourglass, save_weights
-from tracker.pts import write_pts
-from tracker.video import VideoInfo, VideoWriter
+from tracker.io.pts import write_pts
+from tracker.io.video import VideoInfo, VideoWriter
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -5,8 +5,8 @@ import pytest
 from typer.testing import CliRunner
 
 from tracker.cli import app
-from tracker.video import VideoReader, count_frames
-from tracker.weights_registry import default_weights_path
+from tracker.io.video import VideoReader, count_frames
+from tracker.network.weights_registry import default_weights_path
 
 runner = CliRunner()
 

@@ -65,3 +65,25 @@ def test_readme_python_examples_run_as_written(tmp_path):
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300)
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert proc.stdout.strip()
+
+
+def test_video_tracker_writes_files_for_one_video_and_for_many(tmp_path, tiny_weights):
+    """``write`` and ``write_many`` are what ``tracker run`` calls: same files, same skips and error rows."""
+    frames = [np.full((48, 64, 3), 30 * i, np.uint8) for i in range(4)]
+    clip = write_video(tmp_path / "a.mp4", frames)
+    bad = tmp_path / "b.mp4"
+    bad.write_text("not a video")
+    seen: list[tuple[int, int | None]] = []
+    with tracker.VideoTracker(weights=tiny_weights, device="cpu") as video:
+        summary = video.write(clip, out=tmp_path / "o.mp4", csv=tmp_path / "o.csv", progress=lambda d, t: seen.append((d, t)))
+        assert summary.frames == 4 and (tmp_path / "o.mp4").stat().st_size > 0
+        assert len((tmp_path / "o.csv").read_text().splitlines()) == 1 + 4  # header + a no_face row per frame
+        assert [d for d, _ in seen] == [1, 2, 3, 4]
+        assert len(list(video.track(clip))) == 4  # the tracker still works after a write
+        with pytest.raises(ValueError, match="nothing to write"):
+            video.write(clip)
+        rows = video.write_many([clip, bad], tmp_path / "out")
+        assert [(r.status, r.frames) for r in rows] == [("done", 4), ("error", 0)] and rows[1].error
+        assert [r.status for r in video.write_many([tmp_path / "a.mp4"], tmp_path / "out")] == ["skipped"]
+        frames_shown, fps = video.show(clip, headless=True)
+    assert frames_shown == 4 and fps > 0

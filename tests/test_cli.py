@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from tests.conftest import write_video
 from tests.videos import grayscale_video, mjpeg_with_corrupt_frame, video_with_audio, zero_frame_video
 from tracker.cli import app
-from tracker.outputs import CSV_COLUMNS
-from tracker.video import count_frames
+from tracker.io.outputs import CSV_COLUMNS
+from tracker.io.video import count_frames
 
 runner = CliRunner()
 
@@ -153,7 +153,7 @@ def test_many_videos_in_parallel_with_a_bad_one_then_a_rerun_skips_the_finished(
 
 
 def test_shards_split_a_list_and_several_videos_need_an_out_dir(tmp_path, tiny_weights):
-    from tracker.batch import parse_shard
+    from tracker.jobs.batch import parse_shard
 
     videos = [write_video(tmp_path / f"v{i}.mp4", [np.zeros((32, 32, 3), np.uint8)] * 2) for i in range(3)]
     seen = []

@@ -5,7 +5,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tracker.cli import _add_plugins, app
-from tracker.weights_registry import default_weights_path
+from tracker.network.weights_registry import default_weights_path
 
 _add_plugins()
 runner = CliRunner()

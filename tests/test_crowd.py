@@ -2,11 +2,11 @@
 tracks are counted as they should be (oracle trackers built from the truth)."""
 import numpy as np
 
-from eval.crowd import CrowdSpec, evaluate_crowd, make_crowd
+from tracker.eval.crowd import CrowdSpec, evaluate_crowd, make_crowd
 from tests.conftest import write_w300_folder
 from tracker.datasets.w300 import load_split
-from tracker.tracking import FaceResult
-from tracker.video import VideoReader
+from tracker.tracking.face_tracker import FaceResult
+from tracker.io.video import VideoReader
 
 
 class TruthTracker:

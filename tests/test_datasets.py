@@ -3,7 +3,7 @@ import pytest
 
 from tests.conftest import write_video, write_w300_folder
 from tracker.datasets import vw300, w300
-from tracker.pts import write_pts
+from tracker.io.pts import write_pts
 
 
 def test_300w_splits_and_absent_subsets(tmp_path):

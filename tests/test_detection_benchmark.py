@@ -2,7 +2,7 @@
 counts found faces and false hits as it should (checked with oracle, blind and trigger-happy detectors)."""
 import numpy as np
 
-from eval.detection import ROLLS, WIDTHS, make_benchmark, paste_face, score_detector
+from tracker.eval.detection import ROLLS, WIDTHS, make_benchmark, paste_face, score_detector
 from tests.conftest import write_w300_folder
 from tracker.datasets import load_image_rgb
 from tracker.datasets.w300 import load_split

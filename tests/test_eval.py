@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 from tests.conftest import write_w300_folder
 from tests.test_datasets import _vw_sequence
 from tracker.cli import app, _add_plugins
-from tracker.weights_registry import default_weights_path
+from tracker.network.weights_registry import default_weights_path
 
 _add_plugins()
 runner = CliRunner()
@@ -41,6 +41,9 @@ def test_eval_300w_norm_and_training_subset(tmp_path, tiny_weights):
     a, b, t = (json.loads(f.read_text()) for f in (plain, norm, train))
     assert (a["norm"], b["norm"]) == (False, True) and a["nme_ip"] != b["nme_ip"]  # the second pass changes the answer
     assert t["subset"] == "train" and t["n_faces"] == 3 and "lfpw/trainset" in t["absent"]
+    write_w300_folder(tmp_path / "w300", 4, subset="lfpw/trainset")
+    assert invoke(*common, "--subset", "lfpw_train", "--json", train).exit_code == 0
+    assert json.loads(train.read_text())["n_faces"] == 4  # LFPW's training half alone, not AFW
 
 
 def test_network_cost_times_each_preset(tmp_path):
@@ -98,7 +101,7 @@ def test_make_sequences_writes_300vw_layout_whose_truth_follows_the_camera(tmp_p
     result = invoke("eval", "make-sequences", "--images", tmp_path / "stills", "--out", out, "--count", "2", "--frames", "6")
     assert result.exit_code == 0, result.output
     from tracker.datasets import vw300
-    from tracker.video import count_frames
+    from tracker.io.video import count_frames
 
     found, _ = vw300.find_sequences(out)
     assert sorted(s.name for s in found) == ["1_face_000", "1_face_001", "2_face_000", "2_face_001", "3_face_000", "3_face_001"]
@@ -119,7 +122,7 @@ def test_make_sequences_writes_300vw_layout_whose_truth_follows_the_camera(tmp_p
 
 
 def test_jitter_ignores_rigid_motion_and_sees_shaking():
-    from eval.steadiness import jitter, tracks_from_frames
+    from tracker.eval.steadiness import jitter, tracks_from_frames
     from tests.test_metrics import face
 
     rng = np.random.default_rng(0)
@@ -141,8 +144,8 @@ def test_jitter_ignores_rigid_motion_and_sees_shaking():
 def test_video_protocol_counts_frames_where_a_track_sits_on_no_face():
     from types import SimpleNamespace
 
-    from eval.video import evaluate_sequence
-    from tracker.tracking import FaceResult
+    from tracker.eval.video import evaluate_sequence
+    from tracker.tracking.face_tracker import FaceResult
 
     rng = np.random.default_rng(0)
     truth = rng.uniform(100, 160, (68, 2))

@@ -9,9 +9,9 @@ import torch
 from tests.conftest import make_model, write_w300_folder
 from tracker.detection import BoxCalibration, Detection
 from tracker.models import FaceCheck, FaceCheckConfig, load_weights, save_weights
-from tracker.predictor import MIN_MEAN_PEAK, LandmarkPredictor
-from tracker.tracking import FaceTracker, TrackerConfig
-from train.face_check import CropSet, FaceCheckTraining, face_probabilities, make_crop_set, precision_recall, train_face_check
+from tracker.network.predictor import MIN_MEAN_PEAK, LandmarkPredictor
+from tracker.tracking.face_tracker import FaceTracker, TrackerConfig
+from tracker.train.face_check import CropSet, FaceCheckTraining, face_probabilities, make_crop_set, precision_recall, train_face_check
 
 
 def model_with_check(logit: float, threshold: float = 0.6):
@@ -82,7 +82,7 @@ def test_training_separates_faces_from_non_faces_on_held_out_maps():
 
 def test_crop_set_holds_positives_and_every_negative_kind(tmp_path):
     from tracker.datasets.w300 import load_split
-    from train.face_check import NEGATIVE_KINDS
+    from tracker.train.face_check import NEGATIVE_KINDS
 
     write_w300_folder(tmp_path / "w300", 3)
     faces = load_split(tmp_path / "w300", "train").faces

@@ -8,11 +8,11 @@ from typer.testing import CliRunner
 
 from tests.conftest import make_model, write_w300_folder
 from tracker.cli import _add_plugins, app
-from tracker.inference import CACHE_ENV, graph_cache_dir, graph_key
+from tracker.network.inference import CACHE_ENV, graph_cache_dir, graph_key
 from tracker.models import HourglassConfig, StackedHourglass, load_weights, save_weights
 from tracker.models.hourglass import FirstStacks
-from tracker.predictor import LandmarkPredictor, to_network_input
-from tracker.quantization import QuantizationError, calibrate, int8_available, quantize, use_int8
+from tracker.network.predictor import LandmarkPredictor, to_network_input
+from tracker.network.quantization import QuantizationError, calibrate, int8_available, quantize, use_int8
 
 _add_plugins()
 needs_int8 = pytest.mark.skipif(not int8_available(), reason="this PyTorch build has no fbgemm engine (x86 only)")

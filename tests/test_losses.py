@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from tracker.heatmaps import render_gaussians
-from train.losses import AdaptiveWingConfig, adaptive_wing, heatmap_loss, heatmap_mse
+from tracker.network.heatmaps import render_gaussians
+from tracker.train.losses import AdaptiveWingConfig, adaptive_wing, heatmap_loss, heatmap_mse
 
 
 def _target() -> torch.Tensor:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tracker.pts import PtsFormatError, format_pts, read_pts, write_pts
+from tracker.io.pts import PtsFormatError, format_pts, read_pts, write_pts
 
 
 def test_round_trip_and_one_based_convention(tmp_path):

@@ -4,9 +4,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tracker.heatmaps import render_gaussians
-from train.config import SearchConfig
-from train.semantic_alignment import gaussian_template, pearson_chi2, search_latent_points, sliding_chi2
+from tracker.network.heatmaps import render_gaussians
+from tracker.train.config import SearchConfig
+from tracker.train.semantic_alignment import gaussian_template, pearson_chi2, search_latent_points, sliding_chi2
 
 PEAKS = torch.tensor([[[20.0, 22.0], [40.0, 12.0], [9.0, 50.0]]])
 OBSERVED = PEAKS + torch.tensor([[[1.5, -1.0], [-1.25, 0.75], [0.5, 1.5]]])

@@ -2,7 +2,7 @@ import numpy as np
 from filterpy.common import Q_discrete_white_noise
 from filterpy.kalman import KalmanFilter
 
-from tracker.smoothing import BatchedKalman, LandmarkSmoother
+from tracker.tracking.smoothing import BatchedKalman, LandmarkSmoother
 
 
 def test_batched_filter_matches_filterpy_step_by_step():

@@ -7,15 +7,15 @@ import pytest
 import torch
 
 from tests.conftest import make_model, write_video
-from tracker.concurrency import InOrderWorker, ReadAhead
+from tracker.jobs.concurrency import InOrderWorker, ReadAhead
 from tracker.detection import BoxCalibration, Detection, HaarDetector, HaarSettings
 from tracker.models import HourglassConfig, StackedHourglass
 from tracker.models.hourglass import FirstStacks
-from tracker.pipeline import PipelineConfig, RunOutputs, run_video
-from tracker.predictor import LandmarkPredictor
+from tracker.jobs.pipeline import PipelineConfig, RunOutputs, run_video
+from tracker.network.predictor import LandmarkPredictor
 from tracker.timing import StageTimer, timed
-from tracker.tracking import FaceTracker, TrackerConfig
-from tracker.video import VideoError, VideoInfo, VideoWriter
+from tracker.tracking.face_tracker import FaceTracker, TrackerConfig
+from tracker.io.video import VideoError, VideoInfo, VideoWriter
 
 
 def test_frozen_networks_match_eager_for_any_batch():
@@ -225,8 +225,8 @@ def test_run_speed_options_and_a_bad_stack_count(tmp_path, blank_video, tiny_wei
 
 def test_speed_benchmark_times_both_pipelines_and_the_knobs(tmp_path, tiny_weights):
     pytest.importorskip("dlib", reason="the dlib peer is in the [test] and [peers] extras")
-    from eval.peers import dlib_model_path
-    from eval.speed import run_speed_benchmark
+    from tracker.eval.peers import dlib_model_path
+    from tracker.eval.speed import run_speed_benchmark
 
     try:
         dlib_model_path()

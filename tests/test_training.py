@@ -12,9 +12,9 @@ import torch.nn.functional as F
 from tests.conftest import write_w300_folder
 from tracker.datasets.w300 import load_split
 from tracker.models import GHCUConfig, HourglassConfig, load_weights
-from tracker.predictor import PIXEL_MEAN, PIXEL_STD
-from train.config import preset
-from train.runner import Trainer, faces_to_splits
+from tracker.network.predictor import PIXEL_MEAN, PIXEL_STD
+from tracker.train.config import preset
+from tracker.train.runner import Trainer, faces_to_splits
 
 # torchrun's rendezvous picks a free local port; another process can take it first
 NETWORK_ERRORS = ("EADDRINUSE", "address already in use", "Address already in use", "DistNetworkError", "RendezvousError")
@@ -127,7 +127,7 @@ def test_torchrun_two_cpu_ranks_end_with_identical_weights(tmp_path):
 
 def test_distillation_renders_crops_for_the_teacher_and_pulls_the_student_to_its_heatmaps(tmp_path):
     from tracker.models import LandmarkModel, StackedHourglass, save_weights
-    from train.config import DistillConfig
+    from tracker.train.config import DistillConfig
 
     write_w300_folder(tmp_path / "w300", 6)
     faces = load_split(tmp_path / "w300", "train").faces

@@ -1,5 +1,5 @@
 """The GPU-ready training path on the CPU: pack the faces, train in time-budgeted steps that resume,
-bundle the results, all through ``python -m train`` without PyAV or filterpy (the lent GPU has neither)."""
+bundle the results, all through ``python -m tracker.train`` without PyAV or filterpy (the lent GPU has neither)."""
 import io
 import json
 import subprocess
@@ -15,15 +15,15 @@ import torch
 from tests.conftest import write_w300_folder
 from tracker.datasets.w300 import load_split
 from tracker.models import load_weights
-from train.config import preset
-from train.pack import PackError, read_pack, write_pack
-from train.results import bundle_results, unbundle_results
-from train.runner import Trainer, faces_to_splits, pack_to_splits
+from tracker.train.config import preset
+from tracker.train.pack import PackError, read_pack, write_pack
+from tracker.train.results import bundle_results, unbundle_results
+from tracker.train.runner import Trainer, faces_to_splits, pack_to_splits
 
 # Runs train's CLI with the runtime-only packages made unimportable, as on the GPU machine.
 WITHOUT_RUNTIME_PACKAGES = (
-    "import sys; sys.modules.update(av=None, filterpy=None); sys.argv[0] = 'train'; "
-    "from train.__main__ import app; app()"
+    "import sys; sys.modules.update(av=None, filterpy=None); sys.argv[0] = 'tracker.train'; "
+    "from tracker.train.__main__ import app; app()"
 )
 
 
@@ -115,7 +115,7 @@ def test_the_cuda_code_paths_bf16_autocast_and_channels_last_run_on_the_cpu(w300
 
     from tests.conftest import make_model
     from tracker.models import save_weights
-    from train.config import DistillConfig
+    from tracker.train.config import DistillConfig
 
     save_weights(tmp_path / "teacher.pt", make_model(ghcu=False))
     cfg = replace(preset("tiny"), distill=DistillConfig(teacher=str(tmp_path / "teacher.pt")))

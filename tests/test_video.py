@@ -4,7 +4,7 @@ import pytest
 
 from tests.conftest import write_video
 from tests.videos import grayscale_video, mjpeg_with_corrupt_frame, video_with_audio, zero_frame_video
-from tracker.video import VideoError, VideoReader, VideoWriter, _rotate, count_frames
+from tracker.io.video import VideoError, VideoReader, VideoWriter, _rotate, count_frames
 
 
 def test_encode_decode_round_trip_keeps_count_size_and_codec(tmp_path):

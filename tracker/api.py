@@ -9,19 +9,24 @@ Points are (68, 2) arrays of 0-based image pixels (x, y) in the iBUG markup (``t
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 
-from tracker.defaults import DEFAULT_DETECTOR
+from tracker.defaults import DEFAULT_DETECTOR, REDETECT_EVERY, SEARCH_EVERY, X264_PRESET
 from tracker.geometry import CROP_SCALE, FaceCrop
-from tracker.pipeline import PipelineConfig, build_tracker, face_threads_for
-from tracker.tracking import FaceResult, FaceTracker, TrackerConfig
+from tracker.io.draw import DrawConfig
+from tracker.io.video import Frame
+from tracker.jobs.batch import VideoRow, expand_inputs, run_batch
+from tracker.jobs.live import camera_frames, file_frames, run_live
+from tracker.jobs.pipeline import PipelineConfig, RunOutputs, RunSummary, build_tracker, face_threads_for, run_video
+from tracker.tracking.face_tracker import FaceResult, FaceTracker, TrackerConfig
 
 Box = tuple[float, float, float, float]
+Progress = Callable[[int, int | None], None]  # (frames done, frame count or None)
 Self = TypeVar("Self", bound="_TrackerOwner")  # x0, y0, x1, y1 in image pixels
 
 
@@ -76,12 +81,22 @@ def box_to_crop(box: Box) -> FaceCrop:
 
 
 class _TrackerOwner:
-    """Owns a ``FaceTracker`` (its detection and face threads): ``close`` or a ``with`` block stops them."""
+    """Owns a ``FaceTracker`` (its detection and face threads), built on first use from ``config``;
+    ``close`` or a ``with`` block stops them."""
 
-    _tracker: FaceTracker
+    config: PipelineConfig
+    _built: FaceTracker | None = None
+
+    @property
+    def _tracker(self) -> FaceTracker:
+        if self._built is None:
+            self._built = build_tracker(self.config)
+        return self._built
 
     def close(self) -> None:
-        self._tracker.close()
+        if self._built is not None:
+            self._built.close()
+            self._built = None
 
     def __enter__(self: Self) -> Self:
         return self
@@ -104,9 +119,8 @@ class Landmarker(_TrackerOwner):
         flip_test: bool = False, norm: bool = True, precision: str = "auto",
         min_face_score: float | None = None,
     ) -> None:
-        config = PipelineConfig(weights=Path(weights) if weights is not None else None, device=device, detector=detector,
-                                ghcu=ghcu, flip_test=flip_test, precision=precision)
-        self._tracker = build_tracker(config)
+        self.config = PipelineConfig(weights=Path(weights) if weights is not None else None, device=device,
+                                     detector=detector, ghcu=ghcu, flip_test=flip_test, precision=precision)
         self.predictor = self._tracker.predictor
         self.detector = self._tracker.detector
         self.norm = norm
@@ -133,21 +147,23 @@ class VideoTracker(_TrackerOwner):
     """Tracks every face over a video, a camera or a sequence of frames; one ``FrameResult`` per frame.
 
     The same tracker as ``tracker run`` (detection schedule, levelled crops, Kalman smoothing), with
-    its options; ``track`` may be called again for another video (the tracks start afresh).
+    its options; ``track`` may be called again for another video (the tracks start afresh). ``write``
+    and ``write_many`` are ``tracker run`` itself: overlay and per-frame files, for one or many videos.
     """
 
     def __init__(
         self, weights: str | Path | None = None, device: str = "auto", detector: str = DEFAULT_DETECTOR, ghcu: bool = True,
-        smooth: bool = True, flip_test: bool = False, precision: str = "auto", redetect_every: int = 30,
-        search_every: int = 12, derotate: bool = True, stacks: int | None = None, face_threads: int | None = None,
+        smooth: bool = True, flip_test: bool = False, precision: str = "auto", redetect_every: int = REDETECT_EVERY,
+        search_every: int = SEARCH_EVERY, derotate: bool = True, stacks: int | None = None, face_threads: int | None = None,
+        min_face_score: float | None = None, lines: bool = True, x264_preset: str = X264_PRESET,
     ) -> None:
         tracking = replace(TrackerConfig(), redetect_every=max(1, redetect_every), search_every=max(1, search_every),
-                           smoothing=smooth, derotate=derotate)
+                           smoothing=smooth, derotate=derotate, min_face_score=min_face_score)
         self.config = PipelineConfig(
             weights=Path(weights) if weights is not None else None, device=device, detector=detector, ghcu=ghcu,
             flip_test=flip_test, num_stacks=stacks, tracking=tracking, precision=precision, face_threads=face_threads,
+            draw=DrawConfig(lines=lines), x264_preset=x264_preset,
         )
-        self._tracker = build_tracker(self.config)
 
     @property
     def face_threads(self) -> int:
@@ -155,27 +171,53 @@ class VideoTracker(_TrackerOwner):
 
     def track(self, source: str | Path | int | Iterable[np.ndarray]) -> Iterator[FrameResult]:
         """Results frame by frame from a video file, a camera index, or an iterable of RGB frames."""
-        from tracker.live import camera_frames, file_frames
-        from tracker.video import Frame
-
-        if isinstance(source, (str, Path)):
-            frames: Iterable[Frame] = file_frames(Path(source))
-        elif isinstance(source, int):
-            frames = camera_frames(source)
-        else:
-            frames = (Frame(i, None, None, _rgb(image)) for i, image in enumerate(source))  # type: ignore[arg-type]
         self._tracker.reset()
-        for frame in frames:
+        for frame in _frames(source):
             if frame.image is None:
                 yield FrameResult(frame.index, frame.time, [], readable=False)
                 continue
             results = self._tracker.step(frame.image)
             yield FrameResult(frame.index, frame.time, [_face(r) for r in results])
 
+    def write(
+        self, source: str | Path, out: str | Path | None = None, csv: str | Path | None = None,
+        json: str | Path | None = None, pts_dir: str | Path | None = None, progress: Progress | None = None,
+    ) -> RunSummary:
+        """Track a video file into an overlay video (``out``, H.264) and/or per-frame files (``csv``, ``json``,
+        ``pts_dir`` in the 300-VW layout), each written whole or not at all; ``progress(done, total)``
+        is called after every frame."""
+        paths = [Path(p) if p is not None else None for p in (out, csv, json, pts_dir)]
+        if not any(paths):
+            raise ValueError("nothing to write: give out, csv, json and/or pts_dir")
+        self._tracker.reset()
+        return run_video(Path(source), RunOutputs(*paths), self.config, progress, tracker=self._tracker)
+
+    def write_many(
+        self, videos: Iterable[str | Path], out_dir: str | Path, workers: int = 1, shard: tuple[int, int] = (0, 1),
+        report: Callable[[VideoRow], None] | None = None,
+    ) -> list[VideoRow]:
+        """Many videos (files, folders, glob patterns) into ``out_dir``: ``<name>.mp4`` and ``<name>.csv``
+        each, finished videos skipped, a bad file an error row (not an exception), ``summary.csv``;
+        ``workers`` processes in parallel; ``shard=(i, n)`` takes every n-th video from the i-th."""
+        return run_batch(expand_inputs(videos), Path(out_dir), self.config, workers, shard, report)
+
+    def show(self, source: str | Path | int = 0, headless: bool = False, max_frames: int | None = None) -> tuple[int, float]:
+        """A live overlay window with frames/s for a camera index or a video file (q or Esc quits);
+        ``headless`` runs without a window. Returns (frames, mean frames/s)."""
+        self._tracker.reset()
+        return run_live(_frames(source), self._tracker, self.config.draw, headless, max_frames)
+
+
+def _frames(source: str | Path | int | Iterable[np.ndarray]) -> Iterable[Frame]:
+    if isinstance(source, (str, Path)):
+        return file_frames(Path(source))
+    if isinstance(source, int):
+        return camera_frames(source)
+    return (Frame(i, None, None, _rgb(image)) for i, image in enumerate(source))  # type: ignore[arg-type]
 
 
 def _face(result: FaceResult) -> Face:
     return Face(result.points, result.confidence, result.face_id, result.face_score)
 
 
-__all__ = ["Box", "Face", "FrameResult", "Landmarker", "VideoTracker", "box_to_crop"]
+__all__ = ["Box", "Face", "FrameResult", "Landmarker", "RunSummary", "VideoRow", "VideoTracker", "box_to_crop"]

@@ -15,7 +15,8 @@ import typer
 from tracker.defaults import DEFAULT_DETECTOR, REDETECT_EVERY, SEARCH_EVERY, X264_PRESET
 
 if TYPE_CHECKING:
-    from tracker.pipeline import PipelineConfig, RunOutputs, RunSummary
+    from tracker.api import VideoTracker
+    from tracker.jobs.pipeline import RunOutputs, RunSummary
 
 app = typer.Typer(help="Face-landmark video tracker (stacked hourglass + Semantic Alignment + GHCU).", no_args_is_help=True, rich_markup_mode=None)
 
@@ -48,10 +49,10 @@ def user_errors() -> Iterator[None]:
 
 def user_error_types() -> tuple[type[Exception], ...]:
     """The failures a user's input can cause (imported when one happens, so ``--help`` stays light)."""
-    from tracker.devices import DeviceError
+    from tracker.network.devices import DeviceError
     from tracker.models import WeightsError
-    from tracker.outputs import OutputError
-    from tracker.video import VideoError
+    from tracker.io.outputs import OutputError
+    from tracker.io.video import VideoError
 
     return VideoError, WeightsError, OutputError, DeviceError, FileNotFoundError, ValueError
 
@@ -79,22 +80,10 @@ def progress_bar(quiet: bool, label: str) -> Iterator[Callable[[int, int | None]
         yield update
 
 
-def _config(weights: Path | None, device: str, ghcu: bool, smooth: bool, redetect_every: int, derotate: bool,
-            lines: bool, detector: str, flip_test: bool = False, stacks: int | None = None,
-            search_every: int = SEARCH_EVERY, preset: str = X264_PRESET, precision: str = "auto",
-            face_threads: int | None = None) -> PipelineConfig:
-    from tracker.draw import DrawConfig
-    from tracker.pipeline import PipelineConfig
-    from tracker.tracking import TrackerConfig
+def _video_tracker(weights: Path | None, device: str, ghcu: bool = True, smooth: bool = True, **options: object) -> VideoTracker:
+    from tracker.api import VideoTracker
 
-    return PipelineConfig(
-        weights=weights, device=device, detector=detector, ghcu=ghcu, flip_test=flip_test, num_stacks=stacks,
-        precision=precision, face_threads=face_threads,
-        tracking=TrackerConfig(
-            redetect_every=max(1, redetect_every), search_every=max(1, search_every), smoothing=smooth, derotate=derotate
-        ),
-        draw=DrawConfig(lines=lines), x264_preset=preset,
-    )
+    return VideoTracker(weights=weights, device=device, ghcu=ghcu, smooth=smooth, **options)  # type: ignore[arg-type]
 
 
 def _report(summary: RunSummary, outputs: RunOutputs, quiet: bool) -> None:
@@ -134,34 +123,44 @@ def run(
     quiet: QuietOpt = False,
 ) -> None:
     """Track 68 landmarks on every face of each video and write an overlay and/or per-frame files."""
-    from tracker.pipeline import RunOutputs, run_video
+    from tracker.jobs.pipeline import RunOutputs
 
-    config_args = (weights, device, ghcu, smooth, redetect_every, derotate, lines, detector, flip_test, stacks, search_every,
-                   x264_preset, precision, face_threads)
-    if out_dir is not None:
-        _run_many(videos, out_dir, _config(*config_args), workers, shard, quiet)
-        return
-    if len(videos) != 1:
+    if out_dir is None and len(videos) != 1:
         fail("several videos need --out-dir (one overlay and CSV per video there)")
-    video = videos[0]
     outputs = RunOutputs(out, csv, json, pts_dir)
-    if not any((out, csv, json, pts_dir)):
+    if out_dir is None and not any((out, csv, json, pts_dir)):
         fail("nothing to write: give --out, --csv, --json and/or --pts-dir")
-    with user_errors(), progress_bar(quiet, video.name) as progress:
-        summary = run_video(video, outputs, _config(*config_args), progress)
+    with user_errors():
+        shard_of = parse_shard(shard)
+        tracker = _video_tracker(
+            weights, device, ghcu, smooth, redetect_every=redetect_every, search_every=search_every, derotate=derotate,
+            lines=lines, detector=detector, flip_test=flip_test, stacks=stacks, x264_preset=x264_preset,
+            precision=precision, face_threads=face_threads,
+        )
+        with tracker:
+            if out_dir is not None:
+                _run_many(tracker, videos, out_dir, workers, shard_of, quiet)
+                return
+            with progress_bar(quiet, videos[0].name) as progress:
+                summary = tracker.write(videos[0], out, csv, json, pts_dir, progress)
     _report(summary, outputs, quiet)
 
 
-def _run_many(videos: list[Path], out_dir: Path, config: PipelineConfig, workers: int, shard: str, quiet: bool) -> None:
-    from tracker.batch import ERROR, expand_inputs, parse_shard, run_batch
+def parse_shard(text: str) -> tuple[int, int]:
+    from tracker.jobs.batch import parse_shard as parse
+
+    return parse(text)
+
+
+def _run_many(tracker: VideoTracker, videos: list[Path], out_dir: Path, workers: int, shard: tuple[int, int], quiet: bool) -> None:
+    from tracker.jobs.batch import ERROR
 
     def report(row) -> None:
         if not quiet:
             detail = row.error if row.status == ERROR else f"{row.frames} frames, {row.fps:.1f} frames/s" if row.frames else ""
             typer.echo(f"{row.status:7s} {row.video}" + (f": {detail}" if detail else ""))
 
-    with user_errors():
-        rows = run_batch(expand_inputs(videos), out_dir, config, workers, parse_shard(shard), report)
+    rows = tracker.write_many(videos, out_dir, workers, shard, report)
     failed = sum(r.status == ERROR for r in rows)
     if not quiet:
         typer.echo(f"{len(rows)} videos: {len(rows) - failed} done or skipped, {failed} failed -> {out_dir}")
@@ -179,15 +178,14 @@ def demo(
     quiet: QuietOpt = False,
 ) -> None:
     """Make a short sample clip (a bundled portrait under a moving camera) and track it."""
-    from tracker.demo import make_demo_clip
-    from tracker.pipeline import PipelineConfig, RunOutputs, run_video
+    from tracker.jobs.demo import make_demo_clip
+    from tracker.jobs.pipeline import RunOutputs
 
-    with tempfile.TemporaryDirectory() as tmp, user_errors():
+    with tempfile.TemporaryDirectory() as tmp, user_errors(), _video_tracker(weights, device) as tracker:
         clip = make_demo_clip(Path(tmp) / "demo_input.mp4", frames)
-        outputs = RunOutputs(overlay=out, csv=csv)
         with progress_bar(quiet, "demo") as progress:
-            summary = run_video(clip, outputs, PipelineConfig(weights=weights, device=device), progress)
-    _report(summary, outputs, quiet)
+            summary = tracker.write(clip, out=out, csv=csv, progress=progress)
+    _report(summary, RunOutputs(overlay=out, csv=csv), quiet)
 
 
 @app.command()
@@ -202,10 +200,8 @@ def webcam(
     smooth: SmoothOpt = True,
 ) -> None:
     """Live overlay with frames/s from a camera (or a file); q or Esc quits."""
-    from tracker.live import run_live
-
-    with user_errors():
-        frames, fps = run_live(camera, source, headless, max_frames, _config(weights, device, ghcu, smooth, REDETECT_EVERY, True, True, DEFAULT_DETECTOR))
+    with user_errors(), _video_tracker(weights, device, ghcu, smooth) as tracker:
+        frames, fps = tracker.show(source if source is not None else camera, headless, max_frames)
     typer.echo(f"{frames} frames, {fps:.1f} frames/s")
 
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from tracker.geometry import FaceCrop, apply_affine
 from tracker.markup import flip_points
-from train.config import AugmentConfig
+from tracker.train.config import AugmentConfig
 
 
 def _clipped_normal(rng: np.random.Generator, sigma: float, max_sigmas: float) -> float:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from train.defaults import MAX_GPU_WORKERS, PACK_MARGIN, PACK_QUALITY, PACK_TRAIN_SIZE, PACK_VAL_SIZE, STAGES
+from tracker.train.defaults import MAX_GPU_WORKERS, PACK_MARGIN, PACK_QUALITY, PACK_TRAIN_SIZE, PACK_VAL_SIZE, STAGES
 
 if TYPE_CHECKING:
     from tracker.datasets import FaceSample
@@ -88,14 +88,14 @@ def run(
 
     import torch
 
-    from tracker.devices import resolve_device
-    from train.config import DistillConfig
-    from train.config import preset as make_preset
-    from train.distributed import end_distributed_worker, init_distributed, shutdown
+    from tracker.network.devices import resolve_device
+    from tracker.train.config import DistillConfig
+    from tracker.train.config import preset as make_preset
+    from tracker.train.distributed import end_distributed_worker, init_distributed, shutdown
     from tracker.models import WeightsError
-    from train.pack import PackError
-    from train.results import bundle_results
-    from train.runner import Trainer, faces_to_splits, pack_to_splits
+    from tracker.train.pack import PackError
+    from tracker.train.results import bundle_results
+    from tracker.train.runner import Trainer, faces_to_splits, pack_to_splits
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", force=True)
     chosen = tuple(s.strip() for s in stages.split(",") if s.strip())
@@ -162,8 +162,8 @@ def pack(
     """Pack the training and validation faces into one small file for `tracker train --pack`."""
     import numpy as np
 
-    from train.cache import build_cache
-    from train.pack import PackedSplit, write_pack
+    from tracker.train.cache import build_cache
+    from tracker.train.pack import PackedSplit, write_pack
 
     train_faces, val_faces = _faces(data, root, mat, w300_root)
     if not train_faces:
@@ -183,10 +183,10 @@ def network_cost(
     rounds: Annotated[int, typer.Option(help="interleaved timing rounds")] = 10,
 ) -> None:
     """Milliseconds per face of each preset's hourglass (random weights), float and int8, one thread."""
-    from eval.report import format_table
-    from eval.speed import time_architectures
+    from tracker.eval.report import format_table
+    from tracker.eval.speed import time_architectures
     from tracker.models import StackedHourglass
-    from train.config import preset as make_preset
+    from tracker.train.config import preset as make_preset
 
     names = presets or ["compact", "compact64"]
     try:
@@ -211,8 +211,8 @@ def quantize(
 ) -> None:
     """Calibrate int8 CPU inference for a weights file; prints its NME against float on 300-W common."""
     from tracker.models import WeightsError
-    from tracker.quantization import QuantizationError
-    from train.quantize import add_int8_ranges
+    from tracker.network.quantization import QuantizationError
+    from tracker.train.quantize import add_int8_ranges
 
     try:
         lines = add_int8_ranges(root, out, weights, faces, seed)
@@ -235,7 +235,7 @@ def face_check(
     from dataclasses import replace
 
     from tracker.models import WeightsError
-    from train.face_check import FaceCheckTraining, add_face_check
+    from tracker.train.face_check import FaceCheckTraining, add_face_check
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", force=True)
     cfg = replace(FaceCheckTraining(), epochs=epochs, seed=seed)

@@ -69,7 +69,7 @@ class TrainConfig:
     preset: str
     model: HourglassConfig
     heatmap_sigma: float = 1.0  # heatmap pixels
-    loss: str = "mse"  # heatmap loss: mse (the paper's) | awing (train.losses)
+    loss: str = "mse"  # heatmap loss: mse (the paper's) | awing (tracker.train.losses)
     baseline: StageConfig = StageConfig(epochs=120, lr=2.5e-4, lr_final=2.5e-6)
     sa: StageConfig = StageConfig(epochs=10, lr=2.5e-5, lr_final=2.5e-6)
     ghcu: StageConfig = StageConfig(epochs=40, lr=1e-3, lr_final=1e-5, batch_size=32)

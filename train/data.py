@@ -7,9 +7,9 @@ import torch
 from torch.utils.data import Dataset
 
 from tracker.geometry import apply_affine, warp_image
-from train.augment import geometric, photometric
-from train.cache import CropCache
-from train.config import AugmentConfig
+from tracker.train.augment import geometric, photometric
+from tracker.train.cache import CropCache
+from tracker.train.config import AugmentConfig
 
 
 class LandmarkDataset(Dataset):

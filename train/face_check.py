@@ -16,13 +16,13 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from eval.detection import STRIP_KINDS, strip, texture
+from tracker.eval.detection import STRIP_KINDS, strip, texture
 from tracker.datasets import FaceSample, load_image_rgb
 from tracker.geometry import FaceCrop, levelled_crop, warp_image
 from tracker.models import FaceCheck, FaceCheckConfig
-from tracker.predictor import MIN_MEAN_PEAK, LandmarkPredictor
-from train.augment import photometric, random_crop
-from train.config import AugmentConfig
+from tracker.network.predictor import MIN_MEAN_PEAK, LandmarkPredictor
+from tracker.train.augment import photometric, random_crop
+from tracker.train.config import AugmentConfig
 
 log = logging.getLogger(__name__)
 
@@ -179,8 +179,8 @@ def add_face_check(
 
     from tracker.datasets import w300
     from tracker.models import save_weights
-    from tracker.quantization import use_int8
-    from tracker.weights_registry import load_model
+    from tracker.network.quantization import use_int8
+    from tracker.network.weights_registry import load_model
 
     started = time.monotonic()
     model = load_model(Path(weights) if weights else None)

@@ -1,6 +1,6 @@
 """Training faces packed into one small file, for training where the dataset folders are not.
 
-A pack holds the decoded crop caches (``train.cache``) of the training and validation faces,
+A pack holds the decoded crop caches (``tracker.train.cache``) of the training and validation faces,
 compressed as WebP: the training crops with the margin the augmentation needs, the validation
 crops canonical. It needs nothing but numpy and OpenCV to read (no pickle), so a GPU machine with
 a copy of the repository and the pack trains exactly as here, without the images.
@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 
 from tracker.geometry import FaceCrop, to_crop
-from train.cache import CropCache
-from train.defaults import PACK_QUALITY
+from tracker.train.cache import CropCache
+from tracker.train.defaults import PACK_QUALITY
 
 log = logging.getLogger(__name__)
 

@@ -7,14 +7,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from eval.still import predict_faces, still_errors
+from tracker.eval.still import predict_faces, still_errors
 from tracker.datasets import FaceSample, load_image_rgb, w300
 from tracker.geometry import crop_from_points, warp_image
 from tracker.models import save_weights
 from tracker.models.hourglass import FirstStacks
-from tracker.predictor import LandmarkPredictor, to_network_input
-from tracker.quantization import QuantizationError, calibrate, int8_available
-from tracker.weights_registry import load_model
+from tracker.network.predictor import LandmarkPredictor, to_network_input
+from tracker.network.quantization import QuantizationError, calibrate, int8_available
+from tracker.network.weights_registry import load_model
 
 CALIBRATION_BATCH = 32
 

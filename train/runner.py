@@ -16,21 +16,21 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
-from eval.metrics import nme
+from tracker.eval.metrics import nme
 from tracker.datasets import FaceSample
 from tracker.geometry import FaceCrop, from_crop, to_crop, warp_image
-from tracker.heatmaps import MODULATION_SIGMA, decode, heatmap_to_input, input_to_heatmap, render_gaussians
+from tracker.network.heatmaps import MODULATION_SIGMA, decode, heatmap_to_input, input_to_heatmap, render_gaussians
 from tracker.models import GHCU, LandmarkModel, StackedHourglass, load_weights, save_weights
-from tracker.predictor import LandmarkPredictor, heatmap_to_unit, to_network_input
-from train.cache import CropCache, build_cache
-from train.config import StageConfig, TrainConfig
-from train.data import LandmarkDataset
-from train.defaults import STAGES
-from train.pack import PackedSplit, PackError, read_pack
-from train.losses import heatmap_loss
-from train.distributed import DistInfo, all_reduce_sum, barrier, max_param_divergence, sync_buffers
-from train.plots import plot_history, plot_label_changes
-from train.semantic_alignment import search_latent_points
+from tracker.network.predictor import LandmarkPredictor, heatmap_to_unit, to_network_input
+from tracker.train.cache import CropCache, build_cache
+from tracker.train.config import StageConfig, TrainConfig
+from tracker.train.data import LandmarkDataset
+from tracker.train.defaults import STAGES
+from tracker.train.pack import PackedSplit, PackError, read_pack
+from tracker.train.losses import heatmap_loss
+from tracker.train.distributed import DistInfo, all_reduce_sum, barrier, max_param_divergence, sync_buffers
+from tracker.train.plots import plot_history, plot_label_changes
+from tracker.train.semantic_alignment import search_latent_points
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def faces_to_splits(
 
 
 def pack_to_splits(cfg: TrainConfig, path: Path) -> tuple[PackedSplit, PackedSplit | None]:
-    """The training and validation splits of a pack (``train.pack``) at this config's sizes."""
+    """The training and validation splits of a pack (``tracker.train.pack``) at this config's sizes."""
     splits = read_pack(path)
     train = splits["train"]
     if abs(train.cache.margin - cfg.cache_margin) > 1e-6:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from train.config import SearchConfig
+from tracker.train.config import SearchConfig
 
 CHI2_EPS = 1e-8
 

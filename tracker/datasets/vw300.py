@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from tracker.datasets.faces import FaceSample, load_image_rgb
-from tracker.pts import PtsFormatError, read_pts
-from tracker.video import Frame, VideoReader
+from tracker.io.pts import PtsFormatError, read_pts
+from tracker.io.video import Frame, VideoReader
 
 log = logging.getLogger(__name__)
 

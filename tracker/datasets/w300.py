@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tracker.datasets.faces import FaceSample, find_image
 from tracker.markup import NUM_POINTS
-from tracker.pts import read_pts
+from tracker.io.pts import read_pts
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,7 @@ SPLITS: dict[str, tuple[str, ...]] = {
     "challenge": ("ibug",),  # 135
     "full": ("lfpw_test", "helen_test", "ibug"),  # 689
     "lfpw_test": ("lfpw_test",),
+    "lfpw_train": ("lfpw_train",),  # 811: same source and annotators as LFPW test, for a like-for-like fit check
 }
 
 

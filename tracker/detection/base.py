@@ -19,6 +19,14 @@ Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in image pixels
 KEYPOINT_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 
 
+def iou(a: Box, b: Box) -> float:
+    """Intersection over union of two boxes."""
+    x0, y0, x1, y1 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
 @dataclass(frozen=True)
 class Detection:
     box: Box

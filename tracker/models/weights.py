@@ -26,7 +26,7 @@ class LandmarkModel:
     hourglass: StackedHourglass
     ghcu: GHCU | None = None
     meta: dict[str, Any] = field(default_factory=dict)
-    # Activation ranges for int8 CPU inference (``tracker.quantization``), from ``tracker quantize``.
+    # Activation ranges for int8 CPU inference (``tracker.network.quantization``), from ``tracker quantize``.
     int8_ranges: dict[str, list[float]] | None = None
     face_check: FaceCheck | None = None  # p(face) from the heatmaps (``tracker train face-check``)
 

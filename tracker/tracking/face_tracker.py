@@ -20,9 +20,10 @@ import cv2
 import numpy as np
 
 from tracker.detection import Detection, FaceDetector
+from tracker.detection.base import iou
 from tracker.geometry import FaceCrop, crop_from_points, levelled_crop
-from tracker.predictor import LandmarkPredictor
-from tracker.smoothing import LandmarkSmoother, SmoothingConfig
+from tracker.network.predictor import LandmarkPredictor
+from tracker.tracking.smoothing import LandmarkSmoother, SmoothingConfig
 from tracker.timing import NULL_TIMER, StageTimer
 from tracker.defaults import REDETECT_EVERY, SEARCH_EVERY
 
@@ -92,13 +93,6 @@ class Track:
 def crop_box(crop: FaceCrop) -> tuple[float, float, float, float]:
     h = crop.size / 2
     return (crop.cx - h, crop.cy - h, crop.cx + h, crop.cy + h)
-
-
-def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
-    x0, y0, x1, y1 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 class FaceTracker:

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from tracker.markup import EDGES
-from tracker.tracking import FaceResult
+from tracker.tracking.face_tracker import FaceResult
 
 SURE = np.array([0, 230, 0], dtype=np.float32)  # RGB for confidence 1
 UNSURE = np.array([255, 40, 0], dtype=np.float32)  # RGB for confidence 0

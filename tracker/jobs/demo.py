@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib import cbook
 
 from tracker.geometry import FaceCrop, warp_image
-from tracker.video import VideoInfo, VideoWriter
+from tracker.io.video import VideoInfo, VideoWriter
 
 DEMO_SIZE = (480, 360)  # width, height
 DEMO_RATE = 30

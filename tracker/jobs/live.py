@@ -3,15 +3,15 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from tracker.draw import draw_faces
-from tracker.pipeline import PipelineConfig, build_tracker
-from tracker.video import Frame, VideoError, VideoReader
+from tracker.io.draw import DrawConfig, draw_faces
+from tracker.io.video import Frame, VideoError, VideoReader
+from tracker.jobs.pipeline import FrameTracker
 
 WINDOW = "tracker"
 QUIT_KEYS = (ord("q"), 27)
@@ -44,11 +44,10 @@ def has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or os.name == "nt"
 
 
-def run_live(camera: int, source: Path | None, headless: bool, max_frames: int | None, config: PipelineConfig) -> tuple[int, float]:
-    """Returns (frames shown, mean frames/s)."""
-    frames = file_frames(source) if source is not None else camera_frames(camera)
+def run_live(frames: Iterable[Frame], tracker: FrameTracker, draw: DrawConfig, headless: bool, max_frames: int | None) -> tuple[int, float]:
+    """Track ``frames`` with a window showing the overlay and frames/s (none when ``headless`` or
+    without a display). Returns (frames shown, mean frames/s)."""
     show = not headless and has_display()
-    tracker = build_tracker(config)
     fps, count, last = 0.0, 0, time.perf_counter()
     start = last
     try:
@@ -61,7 +60,7 @@ def run_live(camera: int, source: Path | None, headless: bool, max_frames: int |
             last = now
             count += 1
             if show:
-                canvas = draw_faces(np.ascontiguousarray(frame.image), faces, config.draw)
+                canvas = draw_faces(np.ascontiguousarray(frame.image), faces, draw)
                 cv2.putText(canvas, f"{fps:.1f} fps", (10, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 0), 2, cv2.LINE_AA)
                 cv2.imshow(WINDOW, cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
                 if cv2.waitKey(1) & 0xFF in QUIT_KEYS:

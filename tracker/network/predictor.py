@@ -11,12 +11,12 @@ import torch
 from torch import nn
 
 from tracker.geometry import FaceCrop, from_crop, levelled_crop, warp_image
-from tracker.heatmaps import MODULATION_SIGMA, decode, heatmap_to_input
-from tracker.inference import cached_graph, freeze_for_inference, graph_key
+from tracker.network.heatmaps import MODULATION_SIGMA, decode, heatmap_to_input
+from tracker.network.inference import cached_graph, freeze_for_inference, graph_key
 from tracker.markup import NUM_POINTS, flip_permutation
 from tracker.models import LandmarkModel
 from tracker.models.hourglass import FirstStacks
-from tracker.quantization import int8_ranges_for, quantize
+from tracker.network.quantization import int8_ranges_for, quantize
 from tracker.timing import NULL_TIMER, StageTimer
 
 MIN_MEAN_PEAK = 0.35  # for weights without a face check: a crop whose mean heatmap peak is lower is not a face
@@ -80,7 +80,7 @@ class LandmarkPredictor:
     they snapshot the weights, so code that keeps training the model (validation) leaves it off.
     ``num_stacks`` runs only the first stacks of the hourglass (faster, less accurate).
     ``int8`` runs the hourglass quantized to int8 (CPU, weights with int8 ranges; see
-    ``tracker.quantization``).
+    ``tracker.network.quantization``).
     ``equalise_dark`` contrast-equalises crops darker than ``DARK_CROP_LUMA`` before the network.
     ``face_threads`` > 1 splits a batch of faces over that many threads (CPU: a batch-1 network uses
     one core well but two poorly, so two faces on two threads finish in about the time of one).
@@ -97,7 +97,7 @@ class LandmarkPredictor:
         self.face_threads = face_threads
         self.equalise_dark = equalise_dark
         self._clahe = cv2.createCLAHE(clipLimit=DARK_CROP_CLAHE[0], tileGridSize=DARK_CROP_CLAHE[1])
-        self.modulation_sigma = modulation_sigma  # DARK decoding (``tracker.heatmaps.modulate``); None: off
+        self.modulation_sigma = modulation_sigma  # DARK decoding (``tracker.network.heatmaps.modulate``); None: off
         self._pool: ThreadPoolExecutor | None = None
         self.flip_test = flip_test
         self.timer = timer

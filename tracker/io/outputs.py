@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tracker.markup import NUM_POINTS
-from tracker.pts import write_pts
-from tracker.tracking import FaceResult
+from tracker.io.pts import write_pts
+from tracker.tracking.face_tracker import FaceResult
 
 NO_FACE = "no_face"
 UNREADABLE = "unreadable"

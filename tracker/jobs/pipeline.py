@@ -13,18 +13,18 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from tracker.concurrency import InOrderWorker, ReadAhead
+from tracker.jobs.concurrency import InOrderWorker, ReadAhead
 from tracker.defaults import DEFAULT_DETECTOR
 from tracker.detection import create_detector
-from tracker.devices import resolve_device
-from tracker.draw import DrawConfig, draw_faces
-from tracker.outputs import UNREADABLE, CsvOutput, FrameRecord, JsonOutput, PtsDirOutput, check_output_path
-from tracker.predictor import LandmarkPredictor
-from tracker.quantization import use_int8
+from tracker.network.devices import resolve_device
+from tracker.io.draw import DrawConfig, draw_faces
+from tracker.io.outputs import UNREADABLE, CsvOutput, FrameRecord, JsonOutput, PtsDirOutput, check_output_path
+from tracker.network.predictor import LandmarkPredictor
+from tracker.network.quantization import use_int8
 from tracker.timing import NULL_TIMER, StageTimer, timed
-from tracker.tracking import FaceResult, FaceTracker, TrackerConfig
-from tracker.video import X264_PRESET, Frame, VideoReader, VideoWriter
-from tracker.weights_registry import load_model
+from tracker.tracking.face_tracker import FaceResult, FaceTracker, TrackerConfig
+from tracker.io.video import X264_PRESET, Frame, VideoReader, VideoWriter
+from tracker.network.weights_registry import load_model
 
 log = logging.getLogger(__name__)
 
@@ -122,10 +122,12 @@ def run_video(
 
     With ``config.threads`` decoding runs ahead in one thread and drawing, encoding and the per-frame
     files run behind in another, overlapping the network; results are identical either way.
-    ``tracker`` replaces the one ``config`` describes (the speed benchmark runs a peer this way).
+    ``tracker`` replaces the one ``config`` describes (the API passes its own; the speed benchmark runs a
+    peer this way); the caller then closes it, while one built here is closed here.
     """
     for path in (outputs.overlay, outputs.csv, outputs.json):
         check_output_path(path)
+    owned = tracker is None
     if tracker is None:
         tracker = build_tracker(config, timer)
     summary = RunSummary()
@@ -175,7 +177,8 @@ def run_video(
                     (worker.submit if worker is not None else emit)((frame, faces))
                     if progress is not None:
                         progress(summary.frames, info.frame_count)
-            tracker.close()
+            if owned:
+                tracker.close()
             if worker is not None:
                 worker.finish()
             if writer is not None:
@@ -185,7 +188,8 @@ def run_video(
                 sink.close()
             summary.seconds = time.perf_counter() - start
         except BaseException:
-            tracker.close()
+            if owned:
+                tracker.close()
             if worker is not None:
                 worker.cancel()
             if writer is not None:

@@ -16,7 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tracker.pipeline import PipelineConfig, RunOutputs
+from tracker.jobs.pipeline import PipelineConfig, RunOutputs
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
 SUMMARY_NAME = "summary.csv"
@@ -71,7 +71,7 @@ def is_finished(outputs: RunOutputs) -> bool:
 
 def track_one(video: Path, out_dir: Path, config: PipelineConfig) -> VideoRow:
     """One video to its overlay and CSV; any failure becomes an error row (the batch goes on)."""
-    from tracker.pipeline import run_video
+    from tracker.jobs.pipeline import run_video
 
     outputs = outputs_for(video, out_dir)
     if is_finished(outputs):

@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 
 CACHE_ENV = "SA_TRACKER_CACHE"
 # Source files whose code is baked into a traced graph: a change to any of them invalidates the cache.
-GRAPH_SOURCES = ("models/hourglass.py", "models/ghcu.py", "quantization.py", "inference.py")
-_PACKAGE = Path(__file__).resolve().parent
+GRAPH_SOURCES = ("models/hourglass.py", "models/ghcu.py", "network/quantization.py", "network/inference.py")
+_PACKAGE = Path(__file__).resolve().parents[1]  # tracker/
 
 
 def freeze_for_inference(module: nn.Module, *example: torch.Tensor) -> Callable[..., Any]:

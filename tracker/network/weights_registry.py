@@ -10,7 +10,7 @@ from pathlib import Path
 from tracker.models import LandmarkModel, WeightsError, load_weights
 
 DEFAULT_WEIGHTS = "compact_300w.pt"
-_PACKAGE = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parents[1]  # tracker/
 
 
 def assets_dir() -> Path:

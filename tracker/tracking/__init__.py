@@ -1,0 +1,1 @@
+"""Following faces over frames: detection schedule, tracks, face check, Kalman smoothing."""
