@@ -177,3 +177,19 @@ def test_graph_key_follows_weights_and_settings():
     assert graph_key("hourglass", [a.hourglass], None) != graph_key("hourglass", [b.hourglass], None)
     assert graph_key("hourglass", [a.hourglass], None) != graph_key("hourglass", [a.hourglass], 1)
     assert graph_key("hourglass", [a.hourglass], None) != graph_key("hourglass-int8", [a.hourglass], None)
+
+
+@needs_int8
+def test_quantize_refuses_ranges_that_break_the_network(tiny_weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Ranges far too narrow for the activations (as when a network's residual stream outgrows 8 bits):
+    int8 is much worse than float, so nothing is written and the command says why."""
+    import tracker.train.quantize as quantize_module
+
+    root = tmp_path / "300W"
+    write_w300_folder(root, 6, subset="lfpw/trainset")
+    write_w300_folder(root, 3, seed=1, subset="lfpw/testset")
+    real = quantize_module.calibrate
+    monkeypatch.setattr(quantize_module, "calibrate", lambda net, batches: {k: [0.0, 1e-4] for k in real(net, batches)})
+    out = tmp_path / "int8.pt"
+    result = invoke("quantize", "--root", root, "--weights", tiny_weights, "--out", out, "--faces", 4)
+    assert result.exit_code == 1 and "do not fit 8 bits" in result.output and not out.exists()

@@ -17,6 +17,9 @@ from tracker.network.quantization import QuantizationError, calibrate, int8_avai
 from tracker.network.weights_registry import load_model
 
 CALIBRATION_BATCH = 32
+# Int8 may cost this fraction of the float network's NME before its ranges are refused: a network whose
+# activations do not fit 8 bits (e.g. a residual stream grown to thousands) must not run in int8.
+MAX_INT8_LOSS = 0.10
 
 
 def calibration_batches(faces: Sequence[FaceSample], size: int) -> Iterator[torch.Tensor]:
@@ -46,10 +49,20 @@ def add_int8_ranges(root: Path, out: Path, weights: Path | None = None, faces: i
         test = w300.load_split(root, "common").faces
     except FileNotFoundError:
         test = []
-    lines = []
+    if test:
+        label = f"300-W common ({len(test)} faces)"
+    else:  # no test faces: check on training faces the calibration did not see
+        unseen = sorted(set(range(len(train))) - {train.index(f) for f in chosen})
+        test, label = [train[i] for i in unseen[:faces]], f"{min(faces, len(unseen))} other 300-W training faces"
+    lines, nme = [], {}
     for name, int8 in (("float", False), ("int8", True)) if test else ():
-        nme = _nme(LandmarkPredictor(model, "cpu", freeze=True, int8=int8), test)
-        lines.append(f"300-W common ({len(test)} faces) NME inter-pupil, {name}: {nme:.2f}%")
+        nme[name] = _nme(LandmarkPredictor(model, "cpu", freeze=True, int8=int8), test)
+        lines.append(f"{label} NME inter-pupil, {name}: {nme[name]:.2f}%")
+    if nme and nme["int8"] > nme["float"] * (1 + MAX_INT8_LOSS):
+        raise QuantizationError(
+            f"int8 NME {nme['int8']:.2f}% is more than {MAX_INT8_LOSS:.0%} above float's {nme['float']:.2f}% on {label}: "
+            "this network's activations do not fit 8 bits; no ranges written (it runs in float)"
+        )
     save_weights(out, model)
     lines.append(f"wrote {out} (int8 ranges from {len(chosen)} 300-W training faces)")
     return lines

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from tracker.geometry import apply_affine
-from tracker.detection.base import KEYPOINT_NAMES, BoxCalibration, Detection, KeypointCalibration, RetryTurns, iou
+from tracker.detection.base import KEYPOINT_NAMES, BoxCalibration, Detection, KeypointCalibration, RetryTurns
 
 # `tracker eval calibrate-detector --root ../shared/data/300W --detector mtcnn`: mean keypoints of the
 # 300-W training faces MTCNN found, in their levelled canonical crops (unit: crop side; see
@@ -42,7 +42,7 @@ def _mtcnn_class() -> type:
 
 
 CLAHE_CLIP, CLAHE_TILES = 3.0, (8, 8)  # contrast equalisation of dark frames
-SAME_FACE_IOU = 0.3  # an equalised-pass detection overlapping an upright one this much is the same face
+EQUALISED = "equalised"  # the retry on a contrast-equalised copy (the others are rotation angles)
 
 
 def _grey(image: np.ndarray) -> np.ndarray:
@@ -63,13 +63,12 @@ class MtcnnSettings:
     # score higher, since each retry is another chance for a false hit.
     retry_angles: tuple[float, ...] = (40.0, -40.0)
     retry_min_score: float = 0.99
-    # A dark frame (mean grey level below ``low_light_luma``) is searched again with its contrast
-    # equalised (CLAHE), whatever the upright pass found: faces of a dim audience behind a lit speaker
-    # come out of the dark; they join the upright pass's faces.
+    # A dark frame (mean grey level below ``low_light_luma``) where the upright pass finds nothing is
+    # searched again with its contrast equalised (CLAHE): faces in a dim audience come out of the dark.
     low_light_luma: float = 60.0
     low_light_min_score: float = 0.9
-    # The first faceless call after a find (or the first call) tries every rotated retry; later ones in
-    # a row try this many each, taking turns, so a search through a faceless shot stays cheap.
+    # The first faceless call after a find (or the first call) tries every retry; later ones in a row
+    # try this many each, taking turns, so a search through a faceless shot stays cheap.
     retries_in_a_row: int = 1
 
 
@@ -95,12 +94,13 @@ class MtcnnDetector:
         image = np.ascontiguousarray(image)
         s = self.settings
         dets = [d for d in self._detect_at(image, 0.0) if d.score >= s.min_score]
-        if _grey(image).mean() < s.low_light_luma:  # also when the upright pass found a lit face: a dim
-            # audience behind a lit speaker comes out of the dark only with the contrast equalised
-            dets += [d for d in self._detect_at(self._equalised(image), 0.0)
-                     if d.score >= s.low_light_min_score and all(iou(d.box, e.box) < SAME_FACE_IOU for e in dets)]
-        for angle in [] if dets else self._turns.choose(list(s.retry_angles)):
-            dets = [d for d in self._detect_at(image, angle) if d.score >= s.retry_min_score]
+        dark = not dets and _grey(image).mean() < s.low_light_luma
+        retries = [] if dets else self._turns.choose(([EQUALISED] if dark else []) + list(s.retry_angles))
+        for view in retries:
+            if view == EQUALISED:
+                dets = [d for d in self._detect_at(self._equalised(image), 0.0) if d.score >= s.low_light_min_score]
+            else:
+                dets = [d for d in self._detect_at(image, view) if d.score >= s.retry_min_score]
             if dets:
                 break
         self._turns.record(bool(dets))
