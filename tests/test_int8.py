@@ -142,6 +142,10 @@ def test_quantize_command_adds_ranges_and_reports_both_precisions(tiny_weights: 
     before = load_weights(tiny_weights)
     for name, tensor in before.hourglass.state_dict().items():
         assert torch.equal(tensor, model.hourglass.state_dict()[name])  # float weights untouched
+    only_train = tmp_path / "train-only"
+    write_w300_folder(only_train, 8, subset="lfpw/trainset")
+    checked = invoke("quantize", "--root", only_train, "--weights", tiny_weights, "--out", tmp_path / "t.pt", "--faces", 4)
+    assert checked.exit_code == 0 and "4 other 300-W training faces NME inter-pupil, int8" in checked.output, checked.output
     missing = invoke("quantize", "--root", tmp_path / "nowhere", "--weights", tiny_weights, "--out", out)
     assert missing.exit_code == 1 and "not found" in missing.output
 

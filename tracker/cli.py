@@ -80,12 +80,6 @@ def progress_bar(quiet: bool, label: str) -> Iterator[Callable[[int, int | None]
         yield update
 
 
-def _video_tracker(weights: Path | None, device: str, ghcu: bool = True, smooth: bool = True, **options: object) -> VideoTracker:
-    from tracker.api import VideoTracker
-
-    return VideoTracker(weights=weights, device=device, ghcu=ghcu, smooth=smooth, **options)  # type: ignore[arg-type]
-
-
 def _report(summary: RunSummary, outputs: RunOutputs, quiet: bool) -> None:
     if quiet:
         return
@@ -123,6 +117,8 @@ def run(
     quiet: QuietOpt = False,
 ) -> None:
     """Track 68 landmarks on every face of each video and write an overlay and/or per-frame files."""
+    from tracker.api import VideoTracker
+    from tracker.jobs.batch import parse_shard
     from tracker.jobs.pipeline import RunOutputs
 
     if out_dir is None and len(videos) != 1:
@@ -132,10 +128,10 @@ def run(
         fail("nothing to write: give --out, --csv, --json and/or --pts-dir")
     with user_errors():
         shard_of = parse_shard(shard)
-        tracker = _video_tracker(
-            weights, device, ghcu, smooth, redetect_every=redetect_every, search_every=search_every, derotate=derotate,
-            lines=lines, detector=detector, flip_test=flip_test, stacks=stacks, x264_preset=x264_preset,
-            precision=precision, face_threads=face_threads,
+        tracker = VideoTracker(
+            weights=weights, device=device, detector=detector, ghcu=ghcu, smooth=smooth, flip_test=flip_test,
+            precision=precision, redetect_every=redetect_every, search_every=search_every, derotate=derotate,
+            stacks=stacks, face_threads=face_threads, lines=lines, x264_preset=x264_preset,
         )
         with tracker:
             if out_dir is not None:
@@ -144,12 +140,6 @@ def run(
             with progress_bar(quiet, videos[0].name) as progress:
                 summary = tracker.write(videos[0], out, csv, json, pts_dir, progress)
     _report(summary, outputs, quiet)
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    from tracker.jobs.batch import parse_shard as parse
-
-    return parse(text)
 
 
 def _run_many(tracker: VideoTracker, videos: list[Path], out_dir: Path, workers: int, shard: tuple[int, int], quiet: bool) -> None:
@@ -178,10 +168,11 @@ def demo(
     quiet: QuietOpt = False,
 ) -> None:
     """Make a short sample clip (a bundled portrait under a moving camera) and track it."""
+    from tracker.api import VideoTracker
     from tracker.jobs.demo import make_demo_clip
     from tracker.jobs.pipeline import RunOutputs
 
-    with tempfile.TemporaryDirectory() as tmp, user_errors(), _video_tracker(weights, device) as tracker:
+    with tempfile.TemporaryDirectory() as tmp, user_errors(), VideoTracker(weights=weights, device=device) as tracker:
         clip = make_demo_clip(Path(tmp) / "demo_input.mp4", frames)
         with progress_bar(quiet, "demo") as progress:
             summary = tracker.write(clip, out=out, csv=csv, progress=progress)
@@ -200,7 +191,9 @@ def webcam(
     smooth: SmoothOpt = True,
 ) -> None:
     """Live overlay with frames/s from a camera (or a file); q or Esc quits."""
-    with user_errors(), _video_tracker(weights, device, ghcu, smooth) as tracker:
+    from tracker.api import VideoTracker
+
+    with user_errors(), VideoTracker(weights=weights, device=device, ghcu=ghcu, smooth=smooth) as tracker:
         frames, fps = tracker.show(source if source is not None else camera, headless, max_frames)
     typer.echo(f"{frames} frames, {fps:.1f} frames/s")
 

@@ -41,7 +41,8 @@ def add_int8_ranges(root: Path, out: Path, weights: Path | None = None, faces: i
         raise QuantizationError("this PyTorch build has no fbgemm engine (x86 CPUs): int8 is not available")
     model = load_model(weights)
     train = w300.load_split(root, "train").faces
-    chosen = [train[i] for i in np.random.default_rng(seed).choice(len(train), min(faces, len(train)), replace=False)]
+    order = np.random.default_rng(seed).choice(len(train), min(faces, len(train)), replace=False).tolist()
+    chosen, picked = [train[i] for i in order], set(order)
     network = FirstStacks(model.hourglass, model.config.num_stacks)
     model.int8_ranges = calibrate(network, calibration_batches(chosen, model.config.input_size))
     model.meta["int8_calibration"] = {"data": "300-W train", "faces": len(chosen), "seed": seed}
@@ -52,7 +53,7 @@ def add_int8_ranges(root: Path, out: Path, weights: Path | None = None, faces: i
     if test:
         label = f"300-W common ({len(test)} faces)"
     else:  # no test faces: check on training faces the calibration did not see
-        unseen = sorted(set(range(len(train))) - {train.index(f) for f in chosen})
+        unseen = [i for i in range(len(train)) if i not in picked]
         test, label = [train[i] for i in unseen[:faces]], f"{min(faces, len(unseen))} other 300-W training faces"
     lines, nme = [], {}
     for name, int8 in (("float", False), ("int8", True)) if test else ():
