@@ -264,7 +264,8 @@ def calibrate_detector(
 @app.command("detection")
 def detection(
     root: Annotated[Path, typer.Option(help="300-W root; its common test faces are pasted and cut into face-free images")],
-    detectors: Annotated[str, typer.Option(help="detector plugins to compare, comma-separated")] = "haar,mtcnn",
+    detectors: Annotated[str, typer.Option(help="detector plugins to compare, comma-separated; NAME+check: what the tracker keeps of an exhaustive search (the face check of --weights on each face)")] = "haar,mtcnn",
+    weights: Annotated[Path | None, typer.Option(help="landmark weights whose face check a NAME+check row uses (default: the packaged ones)")] = None,
     faces: Annotated[int, typer.Option(min=1, help="test faces used (each at every width and roll)")] = 100,
     split: Annotated[str, typer.Option(help="300-W split whose faces are used: common (test) or train (to tune settings)")] = "common",
     video: Annotated[Path | None, typer.Option(help="a real clip: share of its frames where a face is found")] = None,
@@ -275,10 +276,11 @@ def detection(
     """Detectors side by side: recall by face width and roll, false hits on face-free images, ms per frame."""
     import cv2
 
-    from tracker.eval.detection import run_benchmark
+    from tracker.eval.detection import CHECKED, CheckedSearch, run_benchmark
+    from tracker.eval.protocols import make_predictor
     from tracker.eval.report import format_table, write_json
     from tracker.datasets import w300
-    from tracker.detection import create_detector
+    from tracker.detection import FaceDetector, create_detector
     from tracker.io.video import VideoReader
 
     cv2.setNumThreads(1)  # one thread, as a detector gets beside the network in the tracker
@@ -295,7 +297,12 @@ def detection(
                     if frame.image is not None and frame.index % every == 0:
                         yield frame.image
 
-        factories = {name: (lambda name=name: create_detector(name)) for name in names}
+        def factory(name: str) -> FaceDetector:
+            if name.endswith(CHECKED):
+                return CheckedSearch(create_detector(name.removesuffix(CHECKED)), make_predictor(weights, True, "cpu"))
+            return create_detector(name)
+
+        factories = {name: (lambda name=name: factory(name)) for name in names}
         rows = run_benchmark(factories, chosen, clip_frames if video is not None else None, seed)
         columns = tuple(next(iter(rows.values())).keys())
         typer.echo(format_table(rows, columns))

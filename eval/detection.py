@@ -1,4 +1,4 @@
-"""Detection benchmark: recall by face size and roll, false hits on face-free images, a real clip, speed.
+"""Detection benchmark: recall by face size and roll and on dim faces, false hits on face-free images, a real clip, speed.
 
 Everything is made from data the detectors never saw in training here: 300-W test faces (common
 split) are pasted, rolled and scaled, onto face-free backgrounds; the face-free images are regions of
@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
 
 from tracker.datasets import FaceSample, load_image_rgb
-from tracker.detection import FaceDetector
+from tracker.detection import Detection, FaceDetector
 from tracker.geometry import FaceCrop, apply_affine, levelled_crop
 from tracker.detection.base import iou
+from tracker.network.predictor import LandmarkPredictor
 from tracker.tracking.face_tracker import crop_box
 
 CANVAS = (640, 360)  # (w, h): the frame size of the benchmark images, a typical webcam / 360p video
@@ -27,6 +28,11 @@ ROLLS = (0.0, 25.0, 45.0)  # in-plane rotations (degrees), alternating in sign f
 HIT_IOU = 0.4  # a calibrated crop this close to the true canonical crop finds the face
 TEXTURES_PER_FACE = 2  # face-free procedural pictures, per test face
 DARK_GAIN = 0.2  # plus one as dim as a dark hall (detectors may equalise dark frames), per test face
+# ...and each test face once more as a face in a dark audience: this wide, dimmed by DARK_GAIN, out of focus
+DIM_WIDTH = 60
+DIM_DEFOCUS = 1.5  # Gaussian blur sigma, pixels
+DIM_FACE = "dim face"
+CHECKED = "+check"  # a detector name with this suffix: its exhaustive search filtered by the face check (CheckedSearch)
 CONTEXT = 0.95  # pasted region radius / landmark box side: the face, hair and some neck
 FEATHER = 0.2  # fraction of the pasted radius over which the face blends into the background
 BACKGROUND_CLEARANCE = 1.0  # face-free bands start this many landmark-box sides from the face centre
@@ -50,6 +56,7 @@ class BenchmarkImage:
 @dataclass
 class DetectorScore:
     found: dict[tuple[int, float], list[bool]] = field(default_factory=dict)
+    dim_found: list[bool] = field(default_factory=list)
     false_images: dict[str, int] = field(default_factory=dict)  # face-free images with any detection, by kind
     free_images: dict[str, int] = field(default_factory=dict)
     seconds: list[float] = field(default_factory=list)
@@ -64,6 +71,7 @@ class DetectorScore:
         row: dict[str, float | str] = {"ms_per_frame": 1000.0 * float(np.median(self.seconds)), "recall": self.recall()}
         row.update({f"recall_{w}px": self.recall(width=w) for w in WIDTHS})
         row.update({f"recall_roll_{r:g}": self.recall(roll=r) for r in ROLLS})
+        row["recall_dim"] = 100.0 * float(np.mean(self.dim_found)) if self.dim_found else float("nan")
         free, false = sum(self.free_images.values()), sum(self.false_images.values())
         row["false_hits"] = f"{false} / {free}"
         row["false_per_100"] = 100.0 * false / free if free else float("nan")
@@ -187,6 +195,12 @@ def paste_face(
     return BenchmarkImage(canvas, levelled_crop(apply_affine(matrix, face.points)), width, roll)
 
 
+def dimmed(item: BenchmarkImage) -> BenchmarkImage:
+    """``item`` as a face in a dark hall: dimmed by ``DARK_GAIN`` and out of focus."""
+    dark = cv2.GaussianBlur(item.image.astype(np.float32) * DARK_GAIN, (0, 0), DIM_DEFOCUS)
+    return replace(item, image=np.clip(dark, 0, 255).astype(np.uint8), kind=DIM_FACE)
+
+
 def paste_region(background: np.ndarray, region: np.ndarray, rng: np.random.Generator, kind: str) -> BenchmarkImage:
     """A face-free region scaled to 60-200 px and laid on a background at a random place."""
     h, w = background.shape[:2]
@@ -200,7 +214,7 @@ def paste_region(background: np.ndarray, region: np.ndarray, rng: np.random.Gene
 
 
 def make_benchmark(faces: Sequence[FaceSample], seed: int = 0) -> tuple[list[BenchmarkImage], list[BenchmarkImage]]:
-    """Pasted faces (every face at every width and roll) and face-free images, all from ``faces``' pictures."""
+    """Pasted faces (every face at every width and roll, and once dim) and face-free images, all from ``faces``' pictures."""
     rng = np.random.default_rng(seed)
     pictures = [load_image_rgb(f.image_path) for f in faces]
     free: list[BenchmarkImage] = []
@@ -222,7 +236,33 @@ def make_benchmark(faces: Sequence[FaceSample], seed: int = 0) -> tuple[list[Ben
             for roll in ROLLS:
                 background = backgrounds[int(rng.integers(len(backgrounds)))]
                 pasted.append(paste_face(background, image, face, width, sign * roll, rng))
+    for image, face in zip(pictures, faces):
+        pasted.append(dimmed(paste_face(backgrounds[int(rng.integers(len(backgrounds)))], image, face, DIM_WIDTH, 0.0, rng)))
     return pasted, free
+
+
+class CheckedSearch:
+    """What the tracker keeps of an exhaustive search, the one it makes while it tracks no face: the
+    detector's faces (``exhaustive``) whose refined crops the face check accepts."""
+
+    def __init__(self, detector: FaceDetector, predictor: LandmarkPredictor) -> None:
+        self.detector = detector
+        self.predictor = predictor
+        self.calibration = detector.calibration
+
+    def reset(self) -> None:
+        if (reset := getattr(self.detector, "reset", None)) is not None:
+            reset()
+
+    def detect(self, image: np.ndarray, exhaustive: bool = True) -> list[Detection]:
+        detections = self.detector.detect(image, exhaustive=True)
+        if not detections:
+            return []
+        crops = [self.calibration.crop(d) for d in detections]
+        first = self.predictor.predict_scored([image] * len(crops), crops)
+        refined = [levelled_crop(p) for p in first.points]  # the tracker's second pass on a new face
+        scores = self.predictor.predict_scored([image] * len(refined), refined).face_score
+        return [d for d, score in zip(detections, scores) if score >= self.predictor.face_threshold]
 
 
 def finds(detector: FaceDetector, item: BenchmarkImage) -> tuple[bool, int, float]:
@@ -246,6 +286,9 @@ def score_detector(
     score = DetectorScore()
     for item in pasted:
         found, _, seconds = finds(detector, item)
+        if item.kind == DIM_FACE:
+            score.dim_found.append(found)
+            continue
         score.found.setdefault((item.width, abs(item.roll)), []).append(found)
         score.seconds.append(seconds)
     for item in free:

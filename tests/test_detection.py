@@ -75,3 +75,29 @@ def test_mtcnn_loads_where_python_has_no_imghdr_module():
     out = subprocess.run([sys.executable, "-W", "error::UserWarning", "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "MtcnnDetector", out.stderr[-2000:]
 
+
+
+def test_an_exhaustive_search_also_searches_a_dark_frame_where_the_upright_pass_found_a_face(monkeypatch):
+    """The equalised copy of a dark frame is searched when the plain frame has no face; an exhaustive
+    search (the tracker refused every face of its last one) searches it anyway, takes fainter faces
+    there, and returns each face once."""
+    detector = MtcnnDetector()
+    profile = Detection((300.0, 20.0, 500.0, 300.0), 0.99)
+    faint = Detection((100.0, 100.0, 150.0, 160.0), 0.75)
+    too_faint = Detection((200.0, 100.0, 250.0, 160.0), 0.5)
+    equalised_marker = 77
+
+    def detect_at(image, angle):
+        if angle:
+            return []
+        if image[0, 0, 0] == equalised_marker:  # the equalised copy: the dim faces, and the profile again
+            return [faint, too_faint, Detection((302.0, 22.0, 498.0, 298.0), 0.97)]
+        return [profile]
+
+    monkeypatch.setattr(detector, "_detect_at", detect_at)
+    monkeypatch.setattr(detector, "_equalised", lambda image: np.full_like(image, equalised_marker))
+    dark = np.full((360, 640, 3), 20, np.uint8)
+    assert detector.detect(dark) == [profile]
+    assert detector.detect(dark, exhaustive=True) == [profile, faint]
+    bright = np.full((360, 640, 3), 120, np.uint8)
+    assert detector.detect(bright, exhaustive=True) == [profile]  # a lit frame has no equalised pass

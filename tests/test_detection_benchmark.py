@@ -2,7 +2,7 @@
 counts found faces and false hits as it should (checked with oracle, blind and trigger-happy detectors)."""
 import numpy as np
 
-from tracker.eval.detection import ROLLS, WIDTHS, make_benchmark, paste_face, score_detector
+from tracker.eval.detection import DIM_FACE, DIM_WIDTH, ROLLS, WIDTHS, CheckedSearch, make_benchmark, paste_face, score_detector
 from tests.conftest import write_w300_folder
 from tracker.datasets import load_image_rgb
 from tracker.datasets.w300 import load_split
@@ -17,7 +17,7 @@ class OracleDetector:
     def __init__(self, truths: dict[int, tuple[float, float, float, float]]) -> None:
         self.truths = truths
 
-    def detect(self, image):
+    def detect(self, image, exhaustive=False):
         box = self.truths.get(id(image))
         return [Detection(box, 1.0)] if box else []
 
@@ -25,7 +25,7 @@ class OracleDetector:
 class AlwaysDetector:
     calibration = BoxCalibration()
 
-    def detect(self, image):
+    def detect(self, image, exhaustive=False):
         return [Detection((0.0, 0.0, 50.0, 50.0), 0.5)]
 
 
@@ -55,7 +55,9 @@ def test_a_pasted_face_is_where_its_truth_says_at_the_asked_width_and_roll(tmp_p
 
 def test_scores_count_found_faces_and_false_hits(tmp_path):
     pasted, free = make_benchmark(_faces(tmp_path), seed=1)
-    assert len(pasted) == 4 * len(WIDTHS) * len(ROLLS)
+    dim = [p for p in pasted if p.kind == DIM_FACE]
+    assert len(pasted) == 4 * len(WIDTHS) * len(ROLLS) + len(dim) and len(dim) == 4
+    assert all(d.width == DIM_WIDTH and d.image.mean() < 60 for d in dim)
     assert {f.kind for f in free} >= {"texture"} and all(f.truth is None for f in free)
     truths = {}
     for item in pasted:
@@ -63,9 +65,29 @@ def test_scores_count_found_faces_and_false_hits(tmp_path):
         truths[id(item.image)] = (t.cx - t.size / 2, t.cy - t.size / 2, t.cx + t.size / 2, t.cy + t.size / 2)
     oracle = score_detector(OracleDetector(truths), pasted, free)
     assert oracle.recall() == 100.0 and sum(oracle.false_images.values()) == 0
+    assert oracle.row()["recall_dim"] == 100.0 and len(oracle.dim_found) == 4
     blind = score_detector(OracleDetector({}), pasted, free)
-    assert blind.recall() == 0.0
+    assert blind.recall() == 0.0 and blind.row()["recall_dim"] == 0.0
     eager = score_detector(AlwaysDetector(), pasted, free)
     assert sum(eager.false_images.values()) == len(free)
     row = eager.row()
     assert row["false_per_100"] == 100.0 and row["false_hits"] == f"{len(free)} / {len(free)}"
+
+
+def test_a_checked_search_keeps_only_the_faces_the_face_check_accepts():
+    from tests.test_face_check import model_with_check
+    from tracker.network.predictor import LandmarkPredictor
+
+    class Recording(AlwaysDetector):
+        exhaustive = None
+
+        def detect(self, image, exhaustive=False):
+            self.exhaustive = exhaustive
+            return super().detect(image)
+
+    image = np.full((80, 80, 3), 90, np.uint8)
+    for logit, kept in ((6.0, 1), (-6.0, 0)):
+        detector = Recording()
+        search = CheckedSearch(detector, LandmarkPredictor(model_with_check(logit)))
+        assert len(search.detect(image)) == kept
+        assert detector.exhaustive is True  # the tracker's search after refusing every face

@@ -26,7 +26,11 @@ def model_with_check(logit: float, threshold: float = 0.6):
 class FixedDetector:
     calibration = BoxCalibration()
 
-    def detect(self, image):
+    def __init__(self) -> None:
+        self.exhaustive: list[bool] = []
+
+    def detect(self, image, exhaustive=False):
+        self.exhaustive.append(exhaustive)
         return [Detection((8.0, 8.0, 40.0, 40.0), 1.0)]
 
 
@@ -56,6 +60,29 @@ def test_tracker_keeps_only_crops_the_face_check_accepts(logit, tracked):
         assert faces[-1][0].face_score == pytest.approx(1 / (1 + np.exp(-6.0)), abs=2e-3)
     forced = FaceTracker(LandmarkPredictor(model_with_check(logit)), FixedDetector(), TrackerConfig(smoothing=False, min_face_score=0.0))
     assert forced.step(np.full((48, 48, 3), 90, np.uint8))  # the config's threshold overrides the model's
+
+
+@pytest.mark.parametrize("logit, exhaustive", [(-6.0, [True] * 6), (6.0, [True, False])])
+def test_searches_while_nothing_is_tracked_are_exhaustive_and_periodic_detections_are_not(logit, exhaustive):
+    detector = FixedDetector()
+    config = TrackerConfig(smoothing=False, search_every=1, redetect_every=5, detection_lag=0)
+    tracker = FaceTracker(LandmarkPredictor(model_with_check(logit)), detector, config)
+    for _ in range(6):
+        tracker.step(np.full((48, 48, 3), 90, np.uint8))
+    assert detector.exhaustive == exhaustive
+
+
+def test_a_tracked_face_is_kept_until_its_score_falls_below_the_lower_keep_threshold():
+    model = model_with_check(0.0, threshold=0.6)  # p(face) = 0.5 on every crop: under 0.6, over 0.6 x 0.6
+    detector = FixedDetector()
+    image = np.full((48, 48, 3), 90, np.uint8)
+    assert not FaceTracker(LandmarkPredictor(model), detector, TrackerConfig(smoothing=False)).step(image)  # a new face must pass 0.6
+    tracker = FaceTracker(LandmarkPredictor(model), detector, TrackerConfig(smoothing=False, min_face_score=0.4))
+    assert tracker.step(image)
+    tracker.config = replace(tracker.config, min_face_score=0.6)
+    assert tracker.step(image)  # tracked: kept down to 0.36
+    tracker.config = replace(tracker.config, keep_score_ratio=1.0)
+    assert not tracker.step(image)
 
 
 def _peaks_or_noise(rng, n, layout, points=68, size=8):

@@ -47,7 +47,7 @@ def test_norm_predicts_again_on_the_crop_levelled_by_the_first_answer(monkeypatc
 
 
 def test_dark_crops_are_contrast_equalised_before_the_network_and_bright_ones_left_alone():
-    from tracker.network.predictor import DARK_CROP_LUMA
+    from tracker.network.dark_crops import DARK_CROP_LUMA
 
     rng = np.random.default_rng(0)
     dark = rng.integers(0, int(DARK_CROP_LUMA / 2), (32, 32, 3)).astype(np.uint8)

@@ -115,7 +115,7 @@ class CountingDetector:
         self.calls: list[int] = []
         self.frame = -1
 
-    def detect(self, image):
+    def detect(self, image, exhaustive=False):
         self.calls.append(int(image[0, 0, 0]))  # frames carry their index in the first pixel
         return [Detection(self.box, 1.0)] if self.box else []
 
@@ -257,7 +257,7 @@ def test_detector_is_never_called_from_two_threads_at_once():
             self.busy = threading.Lock()
             self.overlaps = 0
 
-        def detect(self, image):
+        def detect(self, image, exhaustive=False):
             if not self.busy.acquire(blocking=False):
                 self.overlaps += 1
                 return []

@@ -1,4 +1,4 @@
-"""Training augmentation: Gaussian rotation/scale/shift, flips, colour, blur, down-scaling, occluders, noise."""
+"""Training augmentation: Gaussian rotation/scale/shift, flips, colour, blur, down-scaling, occluders, noise, low light."""
 from __future__ import annotations
 
 import cv2
@@ -6,6 +6,7 @@ import numpy as np
 
 from tracker.geometry import FaceCrop, apply_affine
 from tracker.markup import flip_points
+from tracker.network.dark_crops import equalise_if_dark
 from tracker.train.config import AugmentConfig
 
 
@@ -43,7 +44,10 @@ def geometric(
 
 
 def photometric(rng: np.random.Generator, image: np.ndarray, cfg: AugmentConfig) -> np.ndarray:
-    """Colour, grayscale, blur, down-scaling, occluders and noise on an (S, S, 3) uint8 crop."""
+    """Colour, grayscale, blur, down-scaling, occluders, noise and low light on an (S, S, 3) uint8 crop.
+
+    A crop left dark is then contrast-equalised, as the tracker equalises dark crops before the network.
+    """
     img = image.astype(np.float32)
     size = image.shape[0]
     if rng.random() < cfg.colour_prob:
@@ -64,7 +68,21 @@ def photometric(rng: np.random.Generator, image: np.ndarray, cfg: AugmentConfig)
     if rng.random() < cfg.noise_prob:
         noisy = img.astype(np.float32) + rng.normal(0, rng.uniform(3, 15), img.shape).astype(np.float32)
         img = np.clip(noisy, 0, 255).astype(np.uint8)
-    return img
+    if rng.random() < cfg.low_light_prob:
+        img = low_light(rng, img, cfg)
+    return equalise_if_dark(img)
+
+
+def low_light(rng: np.random.Generator, image: np.ndarray, cfg: AugmentConfig) -> np.ndarray:
+    """``image`` as a camera sees it in a dim hall: darker (gamma and gain), maybe defocused, noisier."""
+    img = (image.astype(np.float32) / 255.0) ** rng.uniform(*cfg.low_light_gamma)
+    mean = float(img.mean())
+    img = mean + (img - mean) * rng.uniform(*cfg.low_light_contrast)
+    img *= rng.uniform(*cfg.low_light_luma) / max(mean * 255.0, 1.0) * 255.0
+    if rng.random() < cfg.low_light_defocus_prob:
+        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(*cfg.low_light_defocus) * image.shape[0] / 128)
+    img += rng.normal(0, rng.uniform(*cfg.low_light_noise), img.shape).astype(np.float32)
+    return np.clip(img, 0, 255).astype(np.uint8)
 
 
 def _occlude(rng: np.random.Generator, img: np.ndarray, size: int) -> np.ndarray:

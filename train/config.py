@@ -27,6 +27,16 @@ class AugmentConfig:
     min_downscale: float = 0.25
     occluder_prob: float = 0.3
     noise_prob: float = 0.1
+    # A dim hall: the crop darkened (gamma, then scaled to a mean grey level in ``low_light_luma``),
+    # often out of focus, with the sensor noise of a high gain; the tracker equalises such crops
+    # (tracker.network.dark_crops) and training does the same after augmenting.
+    low_light_prob: float = 0.15
+    low_light_luma: tuple[float, float] = (6.0, 40.0)
+    low_light_gamma: tuple[float, float] = (1.0, 2.0)
+    low_light_defocus_prob: float = 0.7
+    low_light_defocus: tuple[float, float] = (1.0, 4.0)  # Gaussian blur sigma, pixels of a 128-px crop
+    low_light_contrast: tuple[float, float] = (0.4, 1.0)  # contrast kept (stage light scattered in the hall)
+    low_light_noise: tuple[float, float] = (0.5, 3.0)  # Gaussian noise sigma, grey levels (video coding smooths most)
 
 
 @dataclass(frozen=True)
@@ -170,6 +180,20 @@ def _compact_s2() -> TrainConfig:
     )
 
 
+def _compact_tune() -> TrainConfig:
+    """``compact``, fine-tuned from trained ``compact`` weights (``--init-weights``) at a tenth of its
+    learning rate: new augmentation (e.g. low light) is learnt while the network, and the activation
+    ranges its int8 form needs, stay close to where they were."""
+    base = _compact()
+    return replace(
+        base,
+        preset="compact-tune",
+        baseline=StageConfig(epochs=12, lr=5e-5, lr_final=5e-6, batch_size=16),
+        sa=StageConfig(epochs=10, lr=5e-5, lr_final=5e-6, batch_size=16),
+        ghcu=StageConfig(epochs=10, lr=2e-4, lr_final=1e-5, batch_size=32),
+    )
+
+
 def _tiny() -> TrainConfig:
     """For tests: a very small network and a few short epochs."""
     model = HourglassConfig(num_stacks=1, features=16, depth=1, input_size=32)
@@ -184,7 +208,7 @@ def _tiny() -> TrainConfig:
     )
 
 
-PRESETS = {"paper": _paper, "compact": _compact, "compact64": _compact64, "compact-s2": _compact_s2, "tiny": _tiny}
+PRESETS = {"paper": _paper, "compact": _compact, "compact64": _compact64, "compact-s2": _compact_s2, "compact-tune": _compact_tune, "tiny": _tiny}
 
 
 def preset(name: str, **overrides: Any) -> TrainConfig:

@@ -114,6 +114,12 @@ class RetryTurns:
 class FaceDetector(Protocol):
     calibration: Calibration
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
-        """Faces in an RGB uint8 image, best first."""
+    def detect(self, image: np.ndarray, exhaustive: bool = False) -> list[Detection]:
+        """Faces in an RGB uint8 image, best first.
+
+        ``exhaustive``: the caller tracks no face and checks every face itself (the tracker's face
+        check), so search the views a detector keeps for faceless images (a dark frame's equalised
+        copy) even where the plain view found faces (e.g. a man in profile the check will refuse),
+        and take fainter faces there.
+        """
         ...

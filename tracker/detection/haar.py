@@ -48,7 +48,9 @@ class HaarDetector:
         """Forget the search history: the next call tries every retry (a new, unrelated image)."""
         self._turns.reset()
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
+    def detect(self, image: np.ndarray, exhaustive: bool = False) -> list[Detection]:
+        """Faces, best first. The cascade always searches a histogram-equalised image, so an
+        ``exhaustive`` search (``FaceDetector.detect``) has no further view to try."""
         s = self.settings
         gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
         dets = self._detect_at(_equalized(gray, s.max_side), 0.0)

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from tracker.geometry import apply_affine
-from tracker.detection.base import KEYPOINT_NAMES, BoxCalibration, Detection, KeypointCalibration, RetryTurns
+from tracker.detection.base import KEYPOINT_NAMES, BoxCalibration, Detection, KeypointCalibration, RetryTurns, iou
 
 # `tracker eval calibrate-detector --root ../shared/data/300W --detector mtcnn`: mean keypoints of the
 # 300-W training faces MTCNN found, in their levelled canonical crops (unit: crop side; see
@@ -67,6 +67,13 @@ class MtcnnSettings:
     # searched again with its contrast equalised (CLAHE): faces in a dim audience come out of the dark.
     low_light_luma: float = 60.0
     low_light_min_score: float = 0.9
+    # An exhaustive search (the tracker asks for one while it tracks no face) always searches the
+    # equalised copy of a dark frame, also when the upright pass found faces (a man in profile that
+    # the face check refuses must not hide the dim audience behind him), and takes fainter faces
+    # there: every face MTCNN returns (its own output threshold, ``thresholds[2]``); the tracker's
+    # face check, not this score, decides what is a face.
+    exhaustive_low_light_min_score: float = 0.7
+    same_face_iou: float = 0.5  # two detections overlapping this much are one face (the higher score kept)
     # The first faceless call after a find (or the first call) tries every retry; later ones in a row
     # try this many each, taking turns, so a search through a faceless shot stays cheap.
     retries_in_a_row: int = 1
@@ -88,23 +95,28 @@ class MtcnnDetector:
         """Forget the search history: the next call tries every retry (a new, unrelated image)."""
         self._turns.reset()
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
+    def detect(self, image: np.ndarray, exhaustive: bool = False) -> list[Detection]:
         if image.ndim == 2:
             image = np.repeat(image[..., None], 3, axis=2)
         image = np.ascontiguousarray(image)
         s = self.settings
         dets = [d for d in self._detect_at(image, 0.0) if d.score >= s.min_score]
-        dark = not dets and _grey(image).mean() < s.low_light_luma
-        retries = [] if dets else self._turns.choose(([EQUALISED] if dark else []) + list(s.retry_angles))
+        dark = (exhaustive or not dets) and _grey(image).mean() < s.low_light_luma
+        if exhaustive and dark:  # faces found here may all be refused: search the dim ones too
+            dets = _merge(dets, self._low_light_faces(image, s.exhaustive_low_light_min_score), s.same_face_iou)
+        retries = [] if dets else self._turns.choose(([EQUALISED] if dark and not exhaustive else []) + list(s.retry_angles))
         for view in retries:
             if view == EQUALISED:
-                dets = [d for d in self._detect_at(self._equalised(image), 0.0) if d.score >= s.low_light_min_score]
+                dets = self._low_light_faces(image, s.low_light_min_score)
             else:
                 dets = [d for d in self._detect_at(image, view) if d.score >= s.retry_min_score]
             if dets:
                 break
         self._turns.record(bool(dets))
         return sorted(dets, key=lambda d: -d.score)
+
+    def _low_light_faces(self, image: np.ndarray, min_score: float) -> list[Detection]:
+        return [d for d in self._detect_at(self._equalised(image), 0.0) if d.score >= min_score]
 
     def _equalised(self, image: np.ndarray) -> np.ndarray:
         lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB)
@@ -128,3 +140,12 @@ class MtcnnDetector:
                 keypoints = apply_affine(back, keypoints)
             dets.append(Detection(box, float(face["confidence"]), keypoints))
         return dets
+
+
+def _merge(first: list[Detection], second: list[Detection], same_face_iou: float) -> list[Detection]:
+    """Both lists' faces, each face once (the higher-scoring detection of two that overlap)."""
+    kept: list[Detection] = []
+    for det in sorted(first + second, key=lambda d: -d.score):
+        if all(iou(det.box, k.box) < same_face_iou for k in kept):
+            kept.append(det)
+    return kept

@@ -5,12 +5,12 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import torch
 from torch import nn
 
 from tracker.geometry import FaceCrop, from_crop, levelled_crop, warp_image
+from tracker.network.dark_crops import equalise_if_dark
 from tracker.network.heatmaps import MODULATION_SIGMA, decode, heatmap_to_input
 from tracker.network.inference import cached_graph, freeze_for_inference, graph_key
 from tracker.markup import NUM_POINTS, flip_permutation
@@ -20,10 +20,6 @@ from tracker.network.quantization import int8_ranges_for, quantize
 from tracker.timing import NULL_TIMER, StageTimer
 
 MIN_MEAN_PEAK = 0.35  # for weights without a face check: a crop whose mean heatmap peak is lower is not a face
-# Crops darker than this mean grey level (0-255) are contrast-equalised (CLAHE) before the network: a
-# face in a dim hall, which the training faces never were, then gives heatmaps the face check accepts
-DARK_CROP_LUMA = 40.0
-DARK_CROP_CLAHE = (3.0, (4, 4))  # clip limit, tiles
 
 PIXEL_MEAN = 0.5
 PIXEL_STD = 0.25
@@ -96,7 +92,6 @@ class LandmarkPredictor:
         self.device = torch.device(device)
         self.face_threads = face_threads
         self.equalise_dark = equalise_dark
-        self._clahe = cv2.createCLAHE(clipLimit=DARK_CROP_CLAHE[0], tileGridSize=DARK_CROP_CLAHE[1])
         self.modulation_sigma = modulation_sigma  # DARK decoding (``tracker.network.heatmaps.modulate``); None: off
         self._pool: ThreadPoolExecutor | None = None
         self.flip_test = flip_test
@@ -196,11 +191,7 @@ class LandmarkPredictor:
 
     def _lit(self, crop: np.ndarray) -> np.ndarray:
         """A crop darker than ``DARK_CROP_LUMA`` on average, contrast-equalised (``equalise_dark``)."""
-        if not self.equalise_dark or cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY).mean() >= DARK_CROP_LUMA:
-            return crop
-        lab = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB)
-        lab[..., 0] = self._clahe.apply(lab[..., 0])
-        return cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
+        return equalise_if_dark(crop) if self.equalise_dark else crop
 
     def _predict_crops(self, images: Sequence[np.ndarray], crops: Sequence[FaceCrop]) -> FacePredictions:
         with self.timer.stage("crop"):

@@ -2,12 +2,15 @@
 
 Per frame: every live track is cropped from its last landmarks (optionally de-rotated by the eye
 line). The detector runs on the first frame, on the frame after a track was lost, every
-``redetect_every`` frames while faces are tracked (to pick up new ones) and every ``search_every``
-frames at most while none is (sooner right after a loss), or at once when the picture cuts (the periodic one runs in
-the background, its boxes used one frame later); boxes that no track covers start new tracks (after a refining second pass from
-their own landmarks). A crop whose face score (the model's learned face check, or the mean heatmap
-peak for weights without one) falls below the threshold is not a face: a new box is rejected, a
-track is dropped. All crops of a frame go through the network as one batch.
+``redetect_every`` frames while faces are tracked (to pick up new ones; in the background, its
+boxes used a few frames later) and every ``search_every`` frames at most while none is (sooner
+right after a loss), or at once when the picture cuts. A search while nothing is tracked is
+exhaustive (``FaceDetector.detect``): a face the check refuses, e.g. a man in profile, must not hide
+the dim faces behind him. Boxes that no track covers start new tracks (after a refining second pass
+from their own landmarks). A crop whose face score (the model's learned face check, or the mean
+heatmap peak for weights without one) falls below the threshold is not a face: a new box is
+rejected; a track is dropped below a lower one (``keep_score_ratio`` x the threshold). All crops of
+a frame go through the network as one batch.
 """
 from __future__ import annotations
 
@@ -43,7 +46,10 @@ class TrackerConfig:
     # (a lost face often comes back soon; a faceless shot need not be searched on every frame)...
     search_every: int = SEARCH_EVERY
     cut_threshold: float = 20.0  # ...or at once on a cut: this mean change (0-255) of a tiny thumbnail
-    min_face_score: float | None = None  # face score below which a face is rejected / lost; None: the model's
+    min_face_score: float | None = None  # face score below which a new face is rejected; None: the model's
+    # A tracked face is lost when its score falls below this fraction of that threshold (hysteresis: a
+    # dim or blurred face's score wavers around the threshold from frame to frame)
+    keep_score_ratio: float = 0.6
     derotate: bool = True
     smoothing: bool = True
     max_faces: int = 16  # tracks at most; a crowd of more keeps the first found
@@ -139,11 +145,11 @@ class FaceTracker:
             self._pending.result()
             self._pending = None
 
-    def _detect(self, image: np.ndarray) -> list[Detection]:
+    def _detect(self, image: np.ndarray, exhaustive: bool = False) -> list[Detection]:
         # one call at a time: a detection needed now may start while the background one still runs,
         # and detectors (OpenCV's DNN networks, the cascade) are not safe to call from two threads
         with self._detector_lock, self.timer.stage("detect"):
-            return self.detector.detect(image)
+            return self.detector.detect(image, exhaustive=exhaustive)
 
     def _gather_detections(self, image: np.ndarray) -> list[Detection]:
         """The background detection started ``detection_lag`` frames ago (at once if every track was
@@ -164,7 +170,7 @@ class FaceTracker:
             self._pending = self._background.submit(self._detect, image.copy())  # callers may draw on image
             self._pending_age = 0
             return detections
-        return detections + self._detect(image)
+        return detections + self._detect(image, exhaustive=not self.tracks)
 
     def _detection_due(self, image: np.ndarray) -> bool:
         cfg = self.config
@@ -221,10 +227,11 @@ class FaceTracker:
             again = self.predictor.predict_scored([image] * len(refined), refined)
             points[n_tracks:], conf[n_tracks:], score[n_tracks:] = again.points, again.confidence, again.face_score
         threshold = self.face_threshold
+        keep = threshold * cfg.keep_score_ratio
         results: list[FaceResult] = []
         survivors: list[Track] = []
         for i, track in enumerate(self.tracks):
-            if score[i] < threshold:
+            if score[i] < keep:
                 self._lost = True
                 continue
             track.velocity = points[i].mean(axis=0) - track.points.mean(axis=0)
