@@ -24,6 +24,29 @@ def test_landmarker_on_given_boxes_and_on_detections(tiny_weights):
             landmarker.landmarks(image, boxes=[(10, 10, 5, 20)])
 
 
+def test_landmarker_searches_each_still_afresh_and_exhaustively(tiny_weights):
+    from tracker.detection import BoxCalibration, Detection
+
+    class Recording:
+        calibration = BoxCalibration()
+
+        def __init__(self):
+            self.calls = []
+
+        def reset(self):
+            self.calls.append("reset")
+
+        def detect(self, image, exhaustive=False):
+            self.calls.append(exhaustive)
+            return [Detection((30.0, 40.0, 130.0, 150.0), 1.0)]
+
+    image, _ = synthetic_face(np.random.default_rng(0))
+    with tracker.Landmarker(weights=tiny_weights, device="cpu", min_face_score=0.0) as landmarker:
+        landmarker.detector = detector = Recording()
+        assert len(landmarker.landmarks(image)) == 1 and len(landmarker.landmarks(image)) == 1
+        assert detector.calls == ["reset", True, "reset", True]  # every face is checked: search it all
+
+
 def test_norm_off_is_the_single_pass(tiny_weights):
     image, _ = synthetic_face(np.random.default_rng(1))
     box = [(30, 40, 130, 150)]

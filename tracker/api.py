@@ -110,7 +110,8 @@ class Landmarker(_TrackerOwner):
 
     Each face is predicted twice, the second time on the crop levelled and framed by the first answer
     (``norm``, the paper's "+Norm"; what the tracker does for a new face), so any reasonable box works.
-    Without boxes the detector finds the faces, and detections whose face score is under
+    Without boxes the detector finds the faces, searching each image afresh and exhaustively (as the
+    tracker searches while it tracks nothing), and detections whose face score is under
     ``min_face_score`` (default: the model's threshold) are dropped as non-faces. Options are those of ``tracker run``.
     """
 
@@ -134,7 +135,10 @@ class Landmarker(_TrackerOwner):
         """The faces of an RGB uint8 ``image`` (grayscale accepted), one per box, or per detected face."""
         image = _rgb(image)
         if boxes is None:
-            crops = [self.detector.calibration.crop(d) for d in self.detector.detect(image)]
+            if (reset := getattr(self.detector, "reset", None)) is not None:
+                reset()  # each still is a new picture: the detector's full search, every retry
+            # a still is a search with nothing tracked: exhaustive, since every face is checked below
+            crops = [self.detector.calibration.crop(d) for d in self.detector.detect(image, exhaustive=True)]
         else:
             crops = [box_to_crop(tuple(map(float, b))) for b in boxes]
         out = self.predictor.predict_scored([image] * len(crops), crops, norm=self.norm)
