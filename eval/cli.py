@@ -1,8 +1,6 @@
 """``tracker eval``: the paper's protocols and the stress benchmarks, each one command."""
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from enum import Enum
 from pathlib import Path
@@ -11,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from tracker.defaults import DEFAULT_DETECTOR
+from tracker.errors import InputError, user_errors
 
 app = typer.Typer(help="Evaluate on the 300-W, AFLW and 300-VW protocols.", no_args_is_help=True)
 
@@ -27,23 +26,6 @@ StacksOpt = Annotated[int | None, typer.Option("--stacks", min=1, help="run only
 COLUMNS = ("n_faces", "nme_ip", "nme_io", "auc_0.08", "fr_0.08", "auc_0.10", "fr_0.10")
 
 
-@contextmanager
-def user_errors() -> Iterator[None]:
-    """Expected failures as one line on stderr and exit code 1 (the error types are imported only then,
-    so ``--help`` needs none of the heavy packages)."""
-    try:
-        yield
-    except Exception as err:
-        from tracker.network.devices import DeviceError
-        from tracker.models import WeightsError
-        from tracker.io.video import VideoError
-
-        if not isinstance(err, (FileNotFoundError, VideoError, WeightsError, DeviceError, ValueError, ImportError)):
-            raise
-        typer.echo(f"error: {str(err).splitlines()[0]}", err=True)
-        raise typer.Exit(1) from None
-
-
 class W300Subset(str, Enum):
     common = "common"
     challenge = "challenge"
@@ -51,29 +33,35 @@ class W300Subset(str, Enum):
     train = "train"  # the training faces: error here against common shows whether the model fits
     lfpw_test = "lfpw_test"
     lfpw_train = "lfpw_train"  # LFPW's training half: the like-for-like fit check against LFPW test
+    helen_train = "helen_train"
+    afw = "afw"
 
 
 @app.command("300w")
 def eval_300w(
     root: Annotated[Path, typer.Option(help="300-W root with lfpw/ helen/ afw/ ibug/")],
-    subset: Annotated[W300Subset, typer.Option(help="common | challenge | full | train | lfpw_test | lfpw_train")] = W300Subset.common,
+    subset: Annotated[W300Subset, typer.Option(help="common | challenge | full | train | lfpw_test | lfpw_train | helen_train | afw")] = W300Subset.common,
     weights: WeightsOpt = None, ghcu: GhcuOpt = True, device: DeviceOpt = "auto",
     json: JsonOpt = None, ced: CedOpt = None, flip_test: FlipOpt = False, stacks: StacksOpt = None,
     precision: PrecisionOpt = "auto", norm: NormOpt = False,
+    mirror: Annotated[bool, typer.Option("--mirror", help="evaluate on the faces mirrored left-right (annotations too)")] = False,
 ) -> None:
-    """NME (inter-pupil and inter-ocular), AUC and failure rate; box = canonical crop of the ground truth."""
+    """NME (inter-pupil and inter-ocular), AUC, failure rate and the mean signed error in x and y (% of the
+    inter-pupil distance); box = canonical crop of the ground truth."""
     from tracker.eval.protocols import evaluate_300w, make_predictor
     from tracker.eval.report import format_table, plot_ced, write_json
 
-    with user_errors():
-        result, errors, note = evaluate_300w(root, subset.value, make_predictor(weights, ghcu, device, flip_test, stacks, precision), norm)
+    with user_errors((ImportError,)):
+        predictor = make_predictor(weights, ghcu, device, flip_test, stacks, precision)
+        result, errors, note = evaluate_300w(root, subset.value, predictor, norm, mirror)
+        result["mirror"] = mirror
         result["norm"] = norm
         result["flip_test"] = flip_test
         result["stacks"] = stacks
         result["precision"] = precision
         if note:
             typer.echo(f"note: {note}")
-        typer.echo(format_table({f"300-W {subset.value}": result}, COLUMNS))
+        typer.echo(format_table({f"300-W {subset.value}": result}, (*COLUMNS, "signed_x_ip", "signed_y_ip")))
         if json:
             write_json(json, result)
         if ced:
@@ -99,11 +87,12 @@ def eval_aflw(
     from tracker.eval.still import predict_faces, still_errors
     from tracker.datasets import aflw
 
-    with user_errors():
+    with user_errors((ImportError,)):
         faces = aflw.load(mat, images, subset.value)
         predictor = make_predictor(weights, ghcu, device, precision=precision)
         if predictor.num_points != aflw.NUM_AFLW_POINTS:
-            raise ValueError("AFLW needs weights trained on its 19-point markup (tracker train --data aflw)")
+            raise InputError("AFLW needs weights trained on its 19-point markup (tracker train --data aflw)")
+        faces = [f for f in faces if f.visible is None or f.visible.any()]  # a face with no visible point cannot be scored
         errors = still_errors(predict_faces(predictor, faces), faces, with_box=True)
         result = {"protocol": "aflw", "subset": subset.value, **summarise(errors, "nme_box")}
         typer.echo(format_table({f"AFLW {subset.value}": result}, ("n_faces", "nme_box", "auc_0.08", "fr_0.08")))
@@ -127,11 +116,11 @@ def eval_300vw(
     from tracker.eval.report import write_json
     from tracker.tracking.face_tracker import TrackerConfig
 
-    with user_errors():
+    with user_errors((ImportError,)):
         if category not in ("1", "2", "3", "all"):
-            raise ValueError(f"--category must be 1, 2, 3 or all, not {category!r}")
+            raise InputError(f"--category must be 1, 2, 3 or all, not {category!r}")
         if init not in ("detector", "ground-truth"):
-            raise ValueError("--init must be detector or ground-truth")
+            raise InputError("--init must be detector or ground-truth")
         tracking = replace(TrackerConfig(), smoothing=smooth, min_face_score=min_face_score)
         result, absent = evaluate_300vw(root, category, videos, make_predictor(weights, ghcu, device, precision=precision), tracking, init, detector)
         if absent:
@@ -158,7 +147,7 @@ def ablation(
     from tracker.eval.report import format_table, write_json
 
     rows: dict[str, dict[str, Any]] = {}
-    with user_errors():
+    with user_errors((ImportError,)):
         table = (("HG", hg, False, False), ("HG+SA", hg_sa, False, False), ("HG+GHCU", hg_ghcu, True, False),
                  ("HG+SA+GHCU", hg_sa_ghcu, True, False), ("HG+SA+GHCU+Norm", hg_sa_ghcu, True, True))
         for name, path, use_ghcu, norm in table:
@@ -188,12 +177,12 @@ def make_sequences_cmd(
     from tracker.markup import NUM_POINTS
     from tracker.io.pts import read_pts
 
-    with user_errors():
+    with user_errors((ImportError,)):
         if not images.is_dir():
             raise FileNotFoundError(f"image folder not found: {images}")
         chosen = tuple(int(v) for v in levels.split(","))
         if unknown := [lv for lv in chosen if lv not in LEVELS]:
-            raise ValueError(f"unknown level(s) {unknown}; use 1, 2, 3")
+            raise InputError(f"unknown level(s) {unknown}; use 1, 2, 3")
         faces = []
         for pts_path in sorted(images.rglob("*.pts")):
             image = find_image(pts_path)
@@ -224,7 +213,7 @@ def steadiness_cmd(
     from tracker.eval.steadiness import video_jitter
     from tracker.io.video import VideoReader
 
-    with user_errors():
+    with user_errors((ImportError,)):
         tracker = FaceTracker(make_predictor(weights, ghcu, device, precision=precision), create_detector(), replace(TrackerConfig(), smoothing=smooth))
         per_frame: list[dict[int, np.ndarray]] = []
         with VideoReader(video) as reader:
@@ -250,7 +239,7 @@ def calibrate_detector(
     from tracker.datasets import w300
     from tracker.detection import create_detector
 
-    with user_errors():
+    with user_errors((ImportError,)):
         faces = w300.load_split(root, "train").faces[::stride]
         fit = fit_calibration(create_detector(detector), faces)
         (q1, q3), b = fit.box_iqr, fit.boxes
@@ -285,7 +274,7 @@ def detection(
 
     cv2.setNumThreads(1)  # one thread, as a detector gets beside the network in the tracker
     names = [n.strip() for n in detectors.split(",") if n.strip()]
-    with user_errors():
+    with user_errors((ImportError,)):
         test_faces = w300.load_split(root, split).faces
         if not test_faces:
             raise FileNotFoundError(f"no 300-W {split} faces under {root}")
@@ -325,7 +314,7 @@ def crowd(
     from tracker.datasets import w300
     from tracker.jobs.pipeline import PipelineConfig, build_tracker
 
-    with user_errors():
+    with user_errors((ImportError,)):
         test_faces = w300.load_split(root, "common").faces
         config = PipelineConfig(weights=weights, device=device, detector=detector)
         result = crowd_report(test_faces, out, CrowdSpec(faces=faces, frames=frames), lambda: build_tracker(config))
@@ -346,7 +335,7 @@ def compare(
     from tracker.eval.report import format_table, write_json
     from tracker.eval.compare import run_comparison
 
-    with user_errors():
+    with user_errors((ImportError,)):
         result = run_comparison(w300_root, sequences, video, weights, device, upsample)
         for section, rows in result["tables"].items():
             typer.echo(f"\n{section}")
@@ -367,7 +356,7 @@ def speed(
     from tracker.eval.report import format_table, write_json
     from tracker.eval.speed import STAGES, run_speed_benchmark
 
-    with user_errors():
+    with user_errors((ImportError,)):
         result = run_speed_benchmark(video, weights, device, repeats, variants, dlib)
         rows = result["rows"]
         summary = {name: {"fps": r["fps"], "speed_vs_dlib": r["speed_vs_dlib"], "frames": r["frames"],

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from tracker.errors import InputError
 from tracker.eval.metrics import nme
 from tracker.eval.peers import DlibPeer
 from tracker.eval.steadiness import video_jitter
@@ -118,5 +119,5 @@ def run_comparison(w300_root: Path | None, sequences: Path | None, video: Path |
         tables[f"video {video.name} (landmarks only, frames in memory)"] = compare_video(video, tracker, peer)
         tracker.close()
     if not tables:
-        raise ValueError("give at least one of --w300-root, --sequences, --video")
+        raise InputError("give at least one of --w300-root, --sequences, --video")
     return {"protocol": "compare", "peer": f"dlib 68-point shape predictor, HOG detector upsample {upsample}", "tables": tables}

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tracker.errors import InputError
 from tracker.eval.detection import CONTEXT, blend_face, face_matrix, texture
 from tracker.datasets import FaceSample, load_image_rgb
 from tracker.geometry import apply_affine, crop_from_points
@@ -48,7 +49,7 @@ def _grid(count: int, size: tuple[int, int]) -> tuple[int, int]:
 def make_crowd(faces: Sequence[FaceSample], out: Path, spec: CrowdSpec = CrowdSpec(), size: tuple[int, int] = CROWD_SIZE) -> tuple[Path, Path]:
     """Write ``out/crowd.mp4`` and its truth ``out/crowd_truth.npy`` (frames, faces, 68, 2)."""
     if len(faces) < spec.faces:
-        raise ValueError(f"a crowd of {spec.faces} needs as many faces; got {len(faces)}")
+        raise InputError(f"a crowd of {spec.faces} needs as many faces; got {len(faces)}")
     rng = np.random.default_rng(spec.seed)
     chosen = [faces[i] for i in rng.choice(len(faces), spec.faces, replace=False)]
     pictures = [load_image_rgb(f.image_path) for f in chosen]

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tracker.errors import InputError
 from tracker.datasets import FaceSample, load_image_rgb
 from tracker.detection import BoxCalibration, Detection, FaceDetector, KeypointCalibration
 from tracker.geometry import crop_from_points, levelled_crop, to_crop
@@ -46,7 +47,7 @@ def fit_calibration(detector: FaceDetector, faces: list[FaceSample]) -> FittedCa
         if det.keypoints is not None:
             templates.append(to_crop(det.keypoints, levelled_crop(face.points), 1))
     if not box_rows:
-        raise ValueError("the detector matched no face")
+        raise InputError("the detector matched no face")
     rows = np.array(box_rows)
     med = np.median(rows, axis=0)
     boxes = BoxCalibration(*(round(float(v), 3) for v in med))

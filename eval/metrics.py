@@ -45,7 +45,7 @@ def nme(
 
     ``pred``/``gt`` are (F, N, 2). ``points`` restricts the mean to those indices (e.g. ``NO_JAW``);
     ``visible`` (F, N) excludes invisible points (AFLW). The normaliser is always computed on the
-    full ground truth.
+    full ground truth. A face with no point left to score has NaN error (it cannot be scored).
     """
     pred = np.asarray(pred, dtype=np.float64)
     gt = np.asarray(gt, dtype=np.float64)
@@ -63,8 +63,24 @@ def nme(
         keep = np.zeros(err.shape[-1], dtype=bool)
         keep[points] = True
         mask = mask & keep
-    mean_err = (err * mask).sum(-1) / np.maximum(mask.sum(-1), 1)
+    counted = mask.sum(-1)
+    mean_err = np.where(counted > 0, (err * mask).sum(-1) / np.maximum(counted, 1), np.nan)
     return mean_err / norm
+
+
+def signed_error(pred: np.ndarray, gt: np.ndarray, normaliser: Normaliser = "inter_pupil") -> np.ndarray:
+    """Per-face mean signed error (x, y) over the normaliser, (F, 2) fractions: a systematic shift of the
+    predictions shows here, where the point-to-point NME cannot tell it from scatter."""
+    pred = np.asarray(pred, dtype=np.float64)
+    gt = np.asarray(gt, dtype=np.float64)
+    return (pred - gt).mean(axis=-2) / NORMALISERS[normaliser](gt)[..., None]
+
+
+def signed_error_per_point(pred: np.ndarray, gt: np.ndarray, normaliser: Normaliser = "inter_pupil") -> np.ndarray:
+    """(N, 2) mean over faces of each point's signed error (x, y) over the normaliser, as fractions."""
+    pred = np.asarray(pred, dtype=np.float64)
+    gt = np.asarray(gt, dtype=np.float64)
+    return ((pred - gt) / NORMALISERS[normaliser](gt)[..., None, None]).mean(axis=0)
 
 
 def ced(errors: np.ndarray, threshold: float, steps: int = 1000) -> tuple[np.ndarray, np.ndarray]:
@@ -78,7 +94,8 @@ def ced(errors: np.ndarray, threshold: float, steps: int = 1000) -> tuple[np.nda
 def auc(errors: np.ndarray, threshold: float, steps: int = 1000) -> float:
     """Area under the CED up to ``threshold``, normalised to [0, 1]."""
     x, y = ced(errors, threshold, steps)
-    return float(np.trapezoid(y, x) / threshold)
+    area = ((y[1:] + y[:-1]) / 2 * np.diff(x)).sum()  # the trapezoid rule (NumPy 1.x has no np.trapezoid)
+    return float(area / threshold)
 
 
 def failure_rate(errors: np.ndarray, threshold: float) -> float:

@@ -67,7 +67,7 @@ class DlibTracker:
             boxes = self.peer.detect(image)
         with self.timer.stage("landmarks"):
             shapes = [self.peer.landmarks(image, box) for box in boxes]
-        return [FaceResult(i, pts, np.ones(len(pts)), "detected", pts) for i, pts in enumerate(shapes)]
+        return [FaceResult(i, pts, np.ones(len(pts)), "detected") for i, pts in enumerate(shapes)]
 
     def close(self) -> None:
         pass

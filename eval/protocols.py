@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from tracker.eval.metrics import signed_error_per_point
 from tracker.eval.report import format_table, summarise
 from tracker.eval.still import predict_faces, still_errors
 from tracker.defaults import DEFAULT_DETECTOR
@@ -34,13 +35,19 @@ def make_predictor(
 
 
 def evaluate_300w(
-    root: Path, subset: str, predictor: LandmarkPredictor, norm: bool = False,
+    root: Path, subset: str, predictor: LandmarkPredictor, norm: bool = False, mirror: bool = False,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray], str]:
-    from tracker.datasets import w300
+    """``mirror``: every face mirrored left-right, annotations with it (a check of the annotations'
+    horizontal convention: a shift that belongs to the annotations changes sign there)."""
+    from tracker.datasets import mirror_face, w300
 
     load = w300.load_split(root, subset)
-    errors = still_errors(predict_faces(predictor, load.faces, norm), load.faces)
+    faces = [mirror_face(f) for f in load.faces] if mirror else load.faces
+    predictions = predict_faces(predictor, faces, norm)
+    errors = still_errors(predictions, faces)
     result = {"protocol": "300w", "subset": subset, **summarise(errors, "nme_ip"), "absent": [w300.FOLDERS[m] for m in load.missing]}
+    per_point = signed_error_per_point(predictions, np.stack([f.points for f in faces])) * 100
+    result["signed_per_point_ip"] = per_point.round(4).tolist()  # (68, 2): x, y in % of the inter-pupil distance
     return result, errors, load.describe_missing()
 
 

@@ -10,19 +10,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tracker.eval.metrics import nme
-from tracker.datasets import FaceSample, load_image_rgb
-from tracker.geometry import CROP_SCALE, FaceCrop, crop_from_points
+from tracker.eval.metrics import nme, signed_error
+from tracker.datasets import FaceSample, load_face_image, protocol_crop
+from tracker.markup import NUM_POINTS
 from tracker.network.predictor import LandmarkPredictor
 
 BATCH = 32
-
-
-def protocol_crop(face: FaceSample) -> FaceCrop:
-    if face.box is None:
-        return crop_from_points(face.points)
-    x0, y0, x1, y1 = face.box
-    return FaceCrop((x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0) * CROP_SCALE)
 
 
 def predict_faces(predictor: LandmarkPredictor, faces: Sequence[FaceSample], norm: bool = False) -> np.ndarray:
@@ -30,15 +23,21 @@ def predict_faces(predictor: LandmarkPredictor, faces: Sequence[FaceSample], nor
     out = []
     for start in range(0, len(faces), BATCH):
         chunk = faces[start : start + BATCH]
-        images = [load_image_rgb(f.image_path) for f in chunk]
+        images = [load_face_image(f) for f in chunk]
         points, _ = predictor.predict_pairs(images, [protocol_crop(f) for f in chunk], norm)
         out.append(points)
     return np.concatenate(out)
 
 
 def still_errors(pred: np.ndarray, faces: Sequence[FaceSample], with_box: bool = False) -> dict[str, np.ndarray]:
+    """Per-face errors by normaliser: NME (``nme_*``) and, for 68 points, the signed error in x and y
+    over the inter-pupil distance (``signed_x_ip``, ``signed_y_ip``: a systematic shift shows there)."""
     gt = np.stack([f.points for f in faces])
-    errors = {"nme_ip": nme(pred, gt, "inter_pupil"), "nme_io": nme(pred, gt, "inter_ocular")} if gt.shape[1] == 68 else {}
+    errors = {}
+    if gt.shape[1] == NUM_POINTS:
+        signed = signed_error(pred, gt, "inter_pupil")
+        errors = {"nme_ip": nme(pred, gt, "inter_pupil"), "nme_io": nme(pred, gt, "inter_ocular"),
+                  "signed_x_ip": signed[:, 0], "signed_y_ip": signed[:, 1]}
     if with_box:
         boxes = np.array([f.box for f in faces], dtype=np.float64)
         visible = np.stack([f.visible for f in faces]) if faces[0].visible is not None else None

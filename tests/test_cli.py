@@ -120,7 +120,7 @@ def test_installed_console_script_lists_plugins():
 
 @pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["train", "--help"], ["eval", "300w", "--help"],
                                   ["quantize", "--help"], ["pack-faces", "--help"], ["network-cost", "--help"],
-                                  ["face-check", "--help"], ["eval", "detection", "--help"], ["eval", "crowd", "--help"]])
+                                  ["face-check", "--help"], ["point-offsets", "--help"], ["eval", "detection", "--help"], ["eval", "crowd", "--help"]])
 def test_help_imports_no_heavy_package(args):
     """Every --help answers from the command line's own modules: no PyTorch, OpenCV, PyAV, numpy."""
     code = ("import sys\nfrom tracker.cli import main\nsys.argv = ['tracker', *%r]\ntry:\n    main()\nexcept SystemExit as e:\n"
@@ -166,3 +166,156 @@ def test_shards_split_a_list_and_several_videos_need_an_out_dir(tmp_path, tiny_w
     assert runner.invoke(app, ["run", *map(str, videos[:2]), "--out", "x.mp4"]).exit_code == 1
     with pytest.raises(ValueError, match="i/n"):
         parse_shard("2/2")
+
+
+def test_pts_dir_follows_the_face_tracked_longest_not_the_lowest_id(tmp_path):
+    """Face 1 is seen on frames 0-2 only, face 2 on frames 1-9: the series is face 2's, all of it."""
+    from tracker.io.outputs import FrameRecord, PtsDirOutput
+    from tracker.io.pts import read_pts
+    from tracker.tracking.face_tracker import FaceResult
+
+    def face(face_id: int, frame: int) -> FaceResult:
+        points = np.full((68, 2), 10.0 * face_id + frame)
+        return FaceResult(face_id, points, np.ones(68), "tracked")
+
+    out = PtsDirOutput(tmp_path / "pts")
+    for frame in range(10):
+        faces = [face(i, frame) for i, (start, stop) in ((1, (0, 3)), (2, (1, 10))) if start <= frame < stop]
+        out.add(FrameRecord(frame, frame / 25, faces))
+    out.close()
+    files = sorted((tmp_path / "pts" / "annot").iterdir())
+    assert [f.name for f in files] == [f"{i:06d}.pts" for i in range(2, 11)]  # 1-based frames 1..9
+    for f in files:
+        frame = int(f.stem) - 1
+        np.testing.assert_allclose(read_pts(f), 20.0 + frame, atol=1e-3)
+    assert not leftovers(tmp_path)
+
+
+def test_a_glob_that_matches_nothing_fails_the_batch(tmp_path, blank_video, tiny_weights):
+    pattern = tmp_path / "*.mpp"  # a mistyped extension
+    result = run_cli("run", str(pattern), str(blank_video), "--out-dir", tmp_path / "out", "--weights", tiny_weights, "--quiet")
+    assert result.exit_code == 1, result.output
+    assert "*.mpp" in result.output
+
+
+def test_only_bad_input_becomes_a_one_line_error(tmp_path, blank_video, tiny_weights, monkeypatch):
+    """A bad option is one line and exit 1; a ValueError from a bug keeps its traceback."""
+    result = run_cli("run", blank_video, "--out", tmp_path / "o.mp4", "--weights", tiny_weights, "--detector", "nope", "--quiet")
+    assert result.exit_code == 1 and result.output.startswith("error: unknown detector 'nope'")
+
+    def broken(*args, **kwargs):
+        raise ValueError("a bug deep inside")
+
+    monkeypatch.setattr("tracker.io.outputs.CsvOutput.add", broken)
+    result = run_cli("run", blank_video, "--csv", tmp_path / "p.csv", "--weights", tiny_weights, "--quiet")
+    assert result.exit_code != 0
+    assert isinstance(result.exception, ValueError) and str(result.exception) == "a bug deep inside"
+    assert not leftovers(tmp_path)
+
+
+@pytest.mark.parametrize("codec, name", [("pcm_mulaw", "mulaw.mov"), ("pcm_s16le", "camera.avi")])
+def test_audio_the_output_cannot_hold_is_reencoded_not_fatal(tmp_path, codec, name, tiny_weights):
+    """PCM audio from cameras (AVI, MOV): copied where MP4 takes it, else re-encoded to AAC, decided
+    before tracking; the run and its CSV never fail over sound."""
+    src = video_with_audio(tmp_path / name, audio_codec=codec, video_codec="mjpeg" if name.endswith(".avi") else "libx264")
+    out, table = tmp_path / "o.mp4", tmp_path / "o.csv"
+    result = run_cli("run", src, "--out", out, "--csv", table, "--weights", tiny_weights, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert table.is_file() and len(table.read_text().splitlines()) == 1 + 10
+    with av.open(str(out)) as c:
+        audio = c.streams.audio[0]
+        assert audio.codec_context.name in (codec, "aac") and c.streams.video[0].frames == 10
+        assert sum(1 for _ in c.demux(audio)) > 1
+    assert not leftovers(tmp_path)
+
+
+def test_overlays_are_streamable_with_the_index_at_the_front(tmp_path, blank_video, tiny_weights):
+    out = tmp_path / "o.mp4"
+    assert run_cli("run", blank_video, "--out", out, "--weights", tiny_weights, "--quiet").exit_code == 0
+    data = out.read_bytes()
+    assert 0 <= data.find(b"moov") < data.find(b"mdat")
+
+
+def test_batch_redoes_outputs_that_are_not_complete_and_keeps_earlier_numbers(tmp_path, tiny_weights):
+    """Only complete outputs are skipped: a cut overlay, an empty one and a CSV cut short are redone;
+    skipped videos keep the numbers of the run that tracked them in summary.csv."""
+    rng = np.random.default_rng(0)
+    clips = [write_video(tmp_path / f"v{i}.mp4", [rng.integers(0, 255, (48, 64, 3), dtype=np.uint8) for _ in range(8)])
+             for i in range(4)]
+    out = tmp_path / "out"
+    args = ["run", *clips, "--out-dir", out, "--weights", tiny_weights, "--quiet"]
+    assert run_cli(*args).exit_code == 0
+    overlay = (out / "v0.mp4").read_bytes()
+    (out / "v0.mp4").write_bytes(overlay[: len(overlay) * 2 // 3])  # cut off
+    (out / "v1.mp4").write_bytes(b"")  # emptied
+    table = (out / "v2.csv").read_text().splitlines(keepends=True)
+    (out / "v2.csv").write_text("".join(table[:-2]))  # two frames short
+    assert run_cli(*args).exit_code == 0
+    rows = {Path(r["video"]).name: r for r in csv.DictReader(open(out / "summary.csv"))}
+    assert {n: r["status"] for n, r in rows.items()} == {"v0.mp4": "done", "v1.mp4": "done", "v2.mp4": "done", "v3.mp4": "skipped"}
+    assert rows["v3.mp4"]["frames"] == "8" and float(rows["v3.mp4"]["fps"]) > 0  # the first run's numbers
+    assert count_frames(out / "v0.mp4")[0] == 8 and len((out / "v2.csv").read_text().splitlines()) == 1 + 8
+
+
+def test_a_video_named_summary_keeps_its_landmarks_apart_from_the_batch_summary(tmp_path, blank_video, tiny_weights):
+    clip = tmp_path / "summary.mp4"
+    clip.write_bytes(blank_video.read_bytes())
+    out = tmp_path / "out"
+    for _ in range(2):
+        assert run_cli("run", clip, "--out-dir", out, "--weights", tiny_weights, "--quiet").exit_code == 0
+    table = list(csv.DictReader(open(out / "summary_video.csv")))
+    assert len(table) == 6 and list(table[0].keys()) == CSV_COLUMNS
+    summary = list(csv.DictReader(open(out / "summary.csv")))
+    assert [r["status"] for r in summary] == ["skipped"] and summary[0]["frames"] == "6"
+
+
+def _long_clip(path: Path, frames: int = 400) -> Path:
+    rng = np.random.default_rng(2)
+    base = rng.integers(0, 255, (240, 320, 3), dtype=np.uint8)
+    return write_video(path, [np.roll(base, 3 * i, axis=1) for i in range(frames)])
+
+
+def _stop_after_start(cmd: list[str], signum: int, cwd: Path, wait_for: Path, timeout: float = 60.0):
+    """Run ``cmd`` and send ``signum`` once ``wait_for`` (a partial output) exists; returns the process."""
+    import signal as _signal  # noqa: F401  (the caller's signum)
+    import time
+
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + timeout
+    while not any(wait_for.parent.glob(wait_for.name)) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    proc.send_signal(signum)
+    stdout, stderr = proc.communicate(timeout=120)
+    return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr), proc.pid
+
+
+@pytest.mark.parametrize("signame, code, word", [("SIGTERM", 143, "terminated"), ("SIGINT", 130, "interrupted")])
+def test_a_signal_ends_one_video_with_one_line_and_no_partial_files(tmp_path, tiny_weights, signame, code, word):
+    import signal
+
+    clip = _long_clip(tmp_path / "long.mp4")
+    cmd = [sys.executable, "-m", "tracker", "run", str(clip), "--out", "o.mp4", "--csv", "o.csv", "--weights", str(tiny_weights), "--quiet"]
+    proc, _ = _stop_after_start(cmd, getattr(signal, signame), tmp_path, tmp_path / ".o.partial.mp4")
+    assert proc.returncode == code, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines()[-1] == word and "Traceback" not in proc.stderr
+    assert not leftovers(tmp_path) and not (tmp_path / "o.mp4").exists() and not (tmp_path / "o.csv").exists()
+
+
+def test_sigterm_to_a_batch_stops_its_workers_and_keeps_what_finished(tmp_path, blank_video, tiny_weights):
+    import signal
+    import time
+
+    videos = [blank_video] + [_long_clip(tmp_path / f"long{i}.mp4") for i in range(2)]
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "tracker", "run", *map(str, videos), "--out-dir", str(out), "--workers", "2",
+           "--weights", str(tiny_weights), "--quiet"]
+    proc, _ = _stop_after_start(cmd, signal.SIGTERM, tmp_path, out / ".long*.partial.mp4")
+    assert proc.returncode == 143, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr and proc.stderr.strip().splitlines()[-1] == "terminated"
+    time.sleep(2.0)  # orphaned workers would go on writing their partial overlays meanwhile
+    assert not leftovers(out)
+    summary = list(csv.DictReader(open(out / "summary.csv")))
+    assert [Path(r["video"]).name for r in summary if r["status"] == "done"] == ["blank.mp4"]
+    assert (out / "blank.mp4").is_file() and not (out / "long0.mp4").exists()
+

@@ -54,3 +54,13 @@ def test_ced_auc_and_failure_rate_by_hand():
 def test_shape_mismatch_is_an_error():
     with pytest.raises(ValueError):
         nme(np.zeros((1, 68, 2)), np.zeros((1, 67, 2)))
+
+
+def test_auc_needs_nothing_numpy_1_lacks(monkeypatch):
+    """AUC is the trapezoid rule written out: ``np.trapezoid`` is NumPy 2 only (``np.trapz`` is gone in 2.x)."""
+    monkeypatch.delattr(np, "trapezoid", raising=False)
+    errors = np.array([0.0, 0.02, 0.04, 0.2])
+    x, y = ced(errors, 0.08)
+    assert auc(errors, 0.08) == pytest.approx(float(np.sum((y[1:] + y[:-1]) / 2 * np.diff(x))) / 0.08)
+    assert auc(np.zeros(5), 0.08) == pytest.approx(1.0, abs=1e-9)
+    assert auc(np.full(5, 1.0), 0.08) == 0.0

@@ -51,12 +51,18 @@ def grayscale_video(path: Path, size: tuple[int, int] = (63, 47), frames: int = 
     return path
 
 
-def video_with_audio(path: Path, frames: int = 10, rate: int = 10) -> Path:
-    """H.264 video plus an AAC sine tone of the same duration."""
+AUDIO_SAMPLE_FORMATS = {"aac": "fltp", "pcm_s16le": "s16", "pcm_mulaw": "s16"}
+
+
+def video_with_audio(path: Path, frames: int = 10, rate: int = 10, audio_codec: str = "aac", video_codec: str = "libx264") -> Path:
+    """A video plus a sine tone of the same duration in ``audio_codec`` (AAC; PCM as cameras write it)."""
     with av.open(str(path), "w") as out:
-        video = out.add_stream("libx264", rate=rate)
-        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
-        audio = out.add_stream("aac", rate=16000)
+        video = out.add_stream(video_codec, rate=rate)
+        video.width, video.height = 64, 48
+        video.pix_fmt = "yuvj420p" if video_codec == "mjpeg" else "yuv420p"
+        audio = out.add_stream(audio_codec, rate=16000)
+        audio.format = AUDIO_SAMPLE_FORMATS[audio_codec]
+        audio.layout = "mono"
         for i in range(frames):
             frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 20 * i, np.uint8), format="rgb24")
             frame.pts = i
@@ -66,6 +72,8 @@ def video_with_audio(path: Path, frames: int = 10, rate: int = 10) -> Path:
         chunk = 1024
         for start in range(0, len(samples) - chunk + 1, chunk):
             af = av.AudioFrame.from_ndarray(samples[None, start : start + chunk], format="fltp", layout="mono")
+            if audio.format.name != "fltp":
+                af = av.AudioFrame.from_ndarray((samples[None, start : start + chunk] * 20000).astype(np.int16), format="s16", layout="mono")
             af.sample_rate, af.pts = 16000, start
             for packet in audio.encode(af):
                 out.mux(packet)

@@ -16,7 +16,9 @@ from typing import TypeVar
 
 import numpy as np
 
+from tracker.errors import InputError
 from tracker.defaults import DEFAULT_DETECTOR, REDETECT_EVERY, SEARCH_EVERY, X264_PRESET
+from tracker.detection.base import Box
 from tracker.geometry import CROP_SCALE, FaceCrop
 from tracker.io.draw import DrawConfig
 from tracker.io.video import Frame
@@ -25,9 +27,8 @@ from tracker.jobs.live import camera_frames, file_frames, run_live
 from tracker.jobs.pipeline import PipelineConfig, RunOutputs, RunSummary, build_tracker, face_threads_for, run_video
 from tracker.tracking.face_tracker import FaceResult, FaceTracker, TrackerConfig
 
-Box = tuple[float, float, float, float]
 Progress = Callable[[int, int | None], None]  # (frames done, frame count or None)
-Self = TypeVar("Self", bound="_TrackerOwner")  # x0, y0, x1, y1 in image pixels
+Self = TypeVar("Self", bound="_TrackerOwner")
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class FrameResult:
 def _rgb(image: np.ndarray) -> np.ndarray:
     image = np.asarray(image)
     if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (3, 4)):
-        raise ValueError(f"expected an RGB uint8 image (H, W, 3), got {image.dtype} {image.shape}")
+        raise InputError(f"expected an RGB uint8 image (H, W, 3), got {image.dtype} {image.shape}")
     if image.ndim == 2:
         return np.repeat(image[..., None], 3, axis=2)
     return np.ascontiguousarray(image[..., :3])
@@ -76,7 +77,7 @@ def box_to_crop(box: Box) -> FaceCrop:
     larger side x ``CROP_SCALE``, centred on it (the second pass then frames the face exactly)."""
     x0, y0, x1, y1 = box
     if not (x1 > x0 and y1 > y0):
-        raise ValueError(f"a face box is (x0, y0, x1, y1) with x1 > x0 and y1 > y0, got {box}")
+        raise InputError(f"a face box is (x0, y0, x1, y1) with x1 > x0 and y1 > y0, got {box}")
     return FaceCrop((x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0) * CROP_SCALE)
 
 
@@ -159,14 +160,14 @@ class VideoTracker(_TrackerOwner):
         self, weights: str | Path | None = None, device: str = "auto", detector: str = DEFAULT_DETECTOR, ghcu: bool = True,
         smooth: bool = True, flip_test: bool = False, precision: str = "auto", redetect_every: int = REDETECT_EVERY,
         search_every: int = SEARCH_EVERY, derotate: bool = True, stacks: int | None = None, face_threads: int | None = None,
-        min_face_score: float | None = None, lines: bool = True, x264_preset: str = X264_PRESET,
+        min_face_score: float | None = None, lines: bool = True, x264_preset: str = X264_PRESET, stream: int | None = None,
     ) -> None:
         tracking = replace(TrackerConfig(), redetect_every=max(1, redetect_every), search_every=max(1, search_every),
                            smoothing=smooth, derotate=derotate, min_face_score=min_face_score)
         self.config = PipelineConfig(
             weights=Path(weights) if weights is not None else None, device=device, detector=detector, ghcu=ghcu,
             flip_test=flip_test, num_stacks=stacks, tracking=tracking, precision=precision, face_threads=face_threads,
-            draw=DrawConfig(lines=lines), x264_preset=x264_preset,
+            draw=DrawConfig(lines=lines), x264_preset=x264_preset, stream=stream,
         )
 
     @property
@@ -176,7 +177,7 @@ class VideoTracker(_TrackerOwner):
     def track(self, source: str | Path | int | Iterable[np.ndarray]) -> Iterator[FrameResult]:
         """Results frame by frame from a video file, a camera index, or an iterable of RGB frames."""
         self._tracker.reset()
-        for frame in _frames(source):
+        for frame in _frames(source, self.config.stream):
             if frame.image is None:
                 yield FrameResult(frame.index, frame.time, [], readable=False)
                 continue
@@ -192,7 +193,7 @@ class VideoTracker(_TrackerOwner):
         is called after every frame."""
         paths = [Path(p) if p is not None else None for p in (out, csv, json, pts_dir)]
         if not any(paths):
-            raise ValueError("nothing to write: give out, csv, json and/or pts_dir")
+            raise InputError("nothing to write: give out, csv, json and/or pts_dir")
         self._tracker.reset()
         return run_video(Path(source), RunOutputs(*paths), self.config, progress, tracker=self._tracker)
 
@@ -209,12 +210,12 @@ class VideoTracker(_TrackerOwner):
         """A live overlay window with frames/s for a camera index or a video file (q or Esc quits);
         ``headless`` runs without a window. Returns (frames, mean frames/s)."""
         self._tracker.reset()
-        return run_live(_frames(source), self._tracker, self.config.draw, headless, max_frames)
+        return run_live(_frames(source, self.config.stream), self._tracker, self.config.draw, headless, max_frames)
 
 
-def _frames(source: str | Path | int | Iterable[np.ndarray]) -> Iterable[Frame]:
+def _frames(source: str | Path | int | Iterable[np.ndarray], stream: int | None = None) -> Iterable[Frame]:
     if isinstance(source, (str, Path)):
-        return file_frames(Path(source))
+        return file_frames(Path(source), stream)
     if isinstance(source, int):
         return camera_frames(source)
     return (Frame(i, None, None, _rgb(image)) for i, image in enumerate(source))  # type: ignore[arg-type]

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from tracker.defaults import DEFAULT_DETECTOR, REDETECT_EVERY, SEARCH_EVERY, X264_PRESET
+from tracker.errors import EXIT_FAILURE, user_errors
+from tracker.jobs.interruption import raise_on_sigterm
 
 if TYPE_CHECKING:
     from tracker.api import VideoTracker
@@ -21,7 +23,6 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Face-landmark video tracker (stacked hourglass + Semantic Alignment + GHCU).", no_args_is_help=True, rich_markup_mode=None)
 
 PLUGIN_GROUP = "sa_tracker.commands"
-EXIT_FAILURE = 1
 
 WeightsOpt = Annotated[Path | None, typer.Option("--weights", help="weights file (default: the bundled compact model)")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda")]
@@ -34,27 +35,6 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar o
 def fail(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(EXIT_FAILURE)
-
-
-@contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn expected failures into one line on stderr and a non-zero exit code."""
-    try:
-        yield
-    except Exception as err:
-        if not isinstance(err, user_error_types()):
-            raise
-        fail(str(err).splitlines()[0] if str(err) else type(err).__name__)
-
-
-def user_error_types() -> tuple[type[Exception], ...]:
-    """The failures a user's input can cause (imported when one happens, so ``--help`` stays light)."""
-    from tracker.network.devices import DeviceError
-    from tracker.models import WeightsError
-    from tracker.io.outputs import OutputError
-    from tracker.io.video import VideoError
-
-    return VideoError, WeightsError, OutputError, DeviceError, FileNotFoundError, ValueError
 
 
 @contextmanager
@@ -109,6 +89,7 @@ def run(
     flip_test: Annotated[bool, typer.Option("--flip-test", help="also run the mirrored crop: more accurate, 2x network time")] = False,
     stacks: Annotated[int | None, typer.Option("--stacks", min=1, help="run only the first N hourglass stacks: faster, less accurate")] = None,
     x264_preset: Annotated[str, typer.Option(help="overlay encoding: ultrafast (fastest, bigger) ... veryslow")] = X264_PRESET,
+    stream: Annotated[int | None, typer.Option(min=0, help="the input's video stream, numbered as ffprobe does (default: the one marked default, else the largest)")] = None,
     precision: PrecisionOpt = "auto",
     face_threads: Annotated[int | None, typer.Option(min=1, help="CPU threads sharing a frame's faces (default: one per core, up to 4)")] = None,
     out_dir: Annotated[Path | None, typer.Option("--out-dir", help="many videos: OUT_DIR/<name>.mp4 + <name>.csv each, and summary.csv")] = None,
@@ -131,7 +112,7 @@ def run(
         tracker = VideoTracker(
             weights=weights, device=device, detector=detector, ghcu=ghcu, smooth=smooth, flip_test=flip_test,
             precision=precision, redetect_every=redetect_every, search_every=search_every, derotate=derotate,
-            stacks=stacks, face_threads=face_threads, lines=lines, x264_preset=x264_preset,
+            stacks=stacks, face_threads=face_threads, lines=lines, x264_preset=x264_preset, stream=stream,
         )
         with tracker:
             if out_dir is not None:
@@ -146,8 +127,10 @@ def _run_many(tracker: VideoTracker, videos: list[Path], out_dir: Path, workers:
     from tracker.jobs.batch import ERROR
 
     def report(row) -> None:
-        if not quiet:
-            detail = row.error if row.status == ERROR else f"{row.frames} frames, {row.fps:.1f} frames/s" if row.frames else ""
+        if row.status == ERROR:  # even with --quiet: a failed input is never silent
+            typer.echo(f"{row.status:7s} {row.video}: {row.error}", err=True)
+        elif not quiet:
+            detail = f"{row.frames} frames, {row.fps:.1f} frames/s" if row.frames else ""
             typer.echo(f"{row.status:7s} {row.video}" + (f": {detail}" if detail else ""))
 
     rows = tracker.write_many(videos, out_dir, workers, shard, report)
@@ -216,8 +199,5 @@ def main() -> None:
     builtin = {c.name or c.callback.__name__ for c in app.registered_commands if c.callback is not None}
     if len(sys.argv) < 2 or sys.argv[1] not in builtin:  # a built-in command needs no plugin loaded
         _add_plugins()
-    try:
-        app()
-    except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        sys.exit(130)
+    raise_on_sigterm()  # SIGTERM ends a run as Ctrl-C does: partial files removed, one line (errors.user_errors)
+    app()

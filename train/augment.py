@@ -9,6 +9,9 @@ from tracker.markup import flip_points
 from tracker.network.dark_crops import equalise_if_dark
 from tracker.train.config import AugmentConfig
 
+REFERENCE_CROP = 128  # crop side at which the blur widths of AugmentConfig are given
+MIN_DOWNSCALED_SIDE = 4  # pixels: a down-scaled crop keeps at least this side
+
 
 def _clipped_normal(rng: np.random.Generator, sigma: float, max_sigmas: float) -> float:
     return float(np.clip(rng.normal(0.0, sigma), -max_sigmas * sigma, max_sigmas * sigma))
@@ -51,22 +54,22 @@ def photometric(rng: np.random.Generator, image: np.ndarray, cfg: AugmentConfig)
     img = image.astype(np.float32)
     size = image.shape[0]
     if rng.random() < cfg.colour_prob:
-        gain = rng.uniform(0.7, 1.3, size=3).astype(np.float32) * rng.uniform(0.6, 1.4)
-        img = img * gain + rng.uniform(-30, 30)
+        gain = rng.uniform(*cfg.colour_channel_gain, size=3).astype(np.float32) * rng.uniform(*cfg.colour_gain)
+        img = img * gain + rng.uniform(*cfg.colour_offset)
         mean = img.mean()
-        img = (img - mean) * rng.uniform(0.7, 1.3) + mean
+        img = (img - mean) * rng.uniform(*cfg.colour_contrast) + mean
     if rng.random() < cfg.grayscale_prob:
         img[:] = img.mean(axis=2, keepdims=True)
     if rng.random() < cfg.occluder_prob:
-        img = _occlude(rng, img, size)
+        img = _occlude(rng, img, size, cfg)
     img = np.clip(img, 0, 255).astype(np.uint8)
     if rng.random() < cfg.downscale_prob:
-        small = max(4, int(size * rng.uniform(cfg.min_downscale, 0.8)))
+        small = max(MIN_DOWNSCALED_SIDE, int(size * rng.uniform(cfg.min_downscale, cfg.max_downscale)))
         img = cv2.resize(cv2.resize(img, (small, small), interpolation=cv2.INTER_AREA), (size, size), interpolation=cv2.INTER_LINEAR)
     if rng.random() < cfg.blur_prob:
-        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.5, 2.0) * size / 128)
+        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(*cfg.blur_sigma) * size / REFERENCE_CROP)
     if rng.random() < cfg.noise_prob:
-        noisy = img.astype(np.float32) + rng.normal(0, rng.uniform(3, 15), img.shape).astype(np.float32)
+        noisy = img.astype(np.float32) + rng.normal(0, rng.uniform(*cfg.noise_sigma), img.shape).astype(np.float32)
         img = np.clip(noisy, 0, 255).astype(np.uint8)
     if rng.random() < cfg.low_light_prob:
         img = low_light(rng, img, cfg)
@@ -80,14 +83,14 @@ def low_light(rng: np.random.Generator, image: np.ndarray, cfg: AugmentConfig) -
     img = mean + (img - mean) * rng.uniform(*cfg.low_light_contrast)
     img *= rng.uniform(*cfg.low_light_luma) / max(mean * 255.0, 1.0) * 255.0
     if rng.random() < cfg.low_light_defocus_prob:
-        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(*cfg.low_light_defocus) * image.shape[0] / 128)
+        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(*cfg.low_light_defocus) * image.shape[0] / REFERENCE_CROP)
     img += rng.normal(0, rng.uniform(*cfg.low_light_noise), img.shape).astype(np.float32)
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def _occlude(rng: np.random.Generator, img: np.ndarray, size: int) -> np.ndarray:
+def _occlude(rng: np.random.Generator, img: np.ndarray, size: int, cfg: AugmentConfig) -> np.ndarray:
     """Paste a random solid or textured rectangle / ellipse over part of the face."""
-    w, h = (rng.uniform(0.15, 0.45, size=2) * size).astype(int)
+    w, h = (rng.uniform(*cfg.occluder_size, size=2) * size).astype(int)
     x, y = rng.integers(0, size - w), rng.integers(0, size - h)
     mask = np.zeros((size, size), np.uint8)
     if rng.random() < 0.5:
@@ -96,7 +99,7 @@ def _occlude(rng: np.random.Generator, img: np.ndarray, size: int) -> np.ndarray
         cv2.ellipse(mask, (int(x + w / 2), int(y + h / 2)), (int(w / 2), int(h / 2)), rng.uniform(0, 180), 0, 360, 1, -1)
     fill = rng.uniform(0, 255, size=3).astype(np.float32)
     if rng.random() < 0.5:
-        fill = fill + rng.normal(0, 25, (size, size, 3)).astype(np.float32)
+        fill = fill + rng.normal(0, cfg.occluder_texture, (size, size, 3)).astype(np.float32)
     sel = mask.astype(bool)
     img[sel] = (np.broadcast_to(fill, img.shape) if fill.ndim == 1 else fill)[sel]
     return img

@@ -4,13 +4,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from tracker.datasets import FaceSample, load_image_rgb
-from tracker.geometry import FaceCrop, crop_from_points, to_crop, warp_image
+from tracker.datasets import FaceSample, load_image_rgb, protocol_crop
+from tracker.geometry import FaceCrop, to_crop, warp_image
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def build_cache(faces: list[FaceSample], size: int, margin: float, cache_dir: Pa
     path = cache_dir / f"crops-{key}.npz" if cache_dir is not None else None
     crops = []
     for f in faces:
-        c = crop_from_points(f.points)
+        c = protocol_crop(f)  # as evaluation frames it: the landmarks' canonical crop, or the dataset's box
         crops.append(FaceCrop(c.cx, c.cy, c.size * margin))
     names = [f.name for f in faces]
     if path is not None and path.is_file():
@@ -71,7 +72,7 @@ def build_cache(faces: list[FaceSample], size: int, margin: float, cache_dir: Pa
         points[i] = to_crop(face.points, crop, size)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.stem + ".partial.npz")
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.partial.npz")  # runs sharing a cache write apart
         np.savez(tmp, images=images, points=points)
         tmp.replace(path)
     return CropCache(images, points, margin, crops, names)

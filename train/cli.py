@@ -246,3 +246,32 @@ def face_check(
         raise typer.Exit(1) from None
     for line in lines:
         typer.echo(line)
+
+
+def point_offsets(
+    root: Annotated[Path, typer.Option(help="300-W root: the offsets are measured on its training split")],
+    out: Annotated[Path, typer.Option(help="weights file to write (may be the input)")],
+    weights: Annotated[Path | None, typer.Option(help="weights to measure (default: the bundled model)")] = None,
+) -> None:
+    """Store each point's mean signed error on the training faces in a weights file; the predictor subtracts it."""
+    from tracker.datasets import w300
+    from tracker.models import WeightsError, save_weights
+    import torch
+
+    from tracker.network.quantization import use_int8
+    from tracker.network.weights_registry import load_model
+    from tracker.train.point_offsets import measure_on_faces
+
+    try:
+        model = load_model(weights)
+        faces = w300.load_split(root, "train").faces
+    except (FileNotFoundError, WeightsError) as err:
+        typer.echo(f"error: {str(err).splitlines()[0]}", err=True)
+        raise typer.Exit(1) from None
+    int8 = use_int8("auto", model, torch.device("cpu"))  # measured in the arithmetic `tracker run` uses here
+    model.point_offsets = measure_on_faces(model, faces, int8=int8)
+    model.meta["point_offsets"] = {"data": "300-W train", "faces": len(faces), "precision": "int8" if int8 else "float"}
+    save_weights(out, model)
+    mean_x, mean_y = model.point_offsets.mean(axis=0) * model.config.input_size
+    typer.echo(f"mean signed error on {len(faces)} training faces: x {mean_x:+.3f}, y {mean_y:+.3f} crop pixels "
+               f"(of {model.config.input_size}); wrote {out} with per-point offsets")

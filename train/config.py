@@ -7,8 +7,12 @@ from dataclasses import asdict, dataclass, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from tracker.errors import InputError
 from tracker.models.ghcu import GHCUConfig
 from tracker.models.hourglass import HourglassConfig
+
+
+EMA_DECAY = 0.999  # per step: at 126 steps an epoch (2,012 faces, batch 16) the average spans about 8 epochs
 
 
 @dataclass(frozen=True)
@@ -21,12 +25,21 @@ class AugmentConfig:
     max_sigmas: float = 2.0  # Gaussian draws are clipped at this many sigmas
     flip_prob: float = 0.5
     colour_prob: float = 0.8
+    colour_channel_gain: tuple[float, float] = (0.7, 1.3)  # each channel's gain...
+    colour_gain: tuple[float, float] = (0.6, 1.4)  # ...times one for all three
+    colour_offset: tuple[float, float] = (-30.0, 30.0)  # grey levels added
+    colour_contrast: tuple[float, float] = (0.7, 1.3)  # about the mean
     grayscale_prob: float = 0.05
     blur_prob: float = 0.15
+    blur_sigma: tuple[float, float] = (0.5, 2.0)  # Gaussian blur, pixels of a 128-px crop
     downscale_prob: float = 0.15
     min_downscale: float = 0.25
+    max_downscale: float = 0.8  # the crop shrunk to this fraction of its side at most, then enlarged back
     occluder_prob: float = 0.3
+    occluder_size: tuple[float, float] = (0.15, 0.45)  # sides, fractions of the crop's
+    occluder_texture: float = 25.0  # std of the noise on half of the occluders, grey levels
     noise_prob: float = 0.1
+    noise_sigma: tuple[float, float] = (3.0, 15.0)  # Gaussian sensor noise, grey levels
     # A dim hall: the crop darkened (gamma, then scaled to a mean grey level in ``low_light_luma``),
     # often out of focus, with the sensor noise of a high gain; the tracker equalises such crops
     # (tracker.network.dark_crops) and training does the same after augmenting.
@@ -44,13 +57,13 @@ class SearchConfig:
     """SA latent-ground-truth search (paper settings at the 256x256 heatmap scale)."""
 
     window: int = 17
-    template: int = 19
-    scale: int = 256  # resolution at which window and template sizes are defined
+    scale: int = 256  # resolution at which the window and the prior's distances are defined
     s1: float = 1.0
     s2: float = math.sqrt(0.1)  # s2^2 / s1^2 = 0.1
-    # Template Gaussian width in search-scale pixels: the paper's heatmaps have sigma 1 at 64x64,
-    # i.e. 4 px at 256x256. Fixed relative to the crop, so models with coarser heatmaps search alike.
-    template_sigma: float = 4.0
+    # The template is the training target's Gaussian (``TrainConfig.heatmap_sigma`` heatmap pixels, so
+    # its width follows the heatmap size) on a square of this many of its sigmas: the paper's 19 px at
+    # sigma 4 (sigma 1 at 64x64, seen at 256x256).
+    template_sigmas: float = 19 / 4
 
 
 @dataclass(frozen=True)
@@ -89,7 +102,15 @@ class TrainConfig:
     distill: DistillConfig = DistillConfig()
     seed: int = 0
     num_workers: int = 2
-    amp: bool = True  # mixed precision, GPU only
+    amp: bool = True  # bf16 autocast where the device computes bf16 natively (tracker.train.precision)
+    # Weight of a coordinate loss beside the heatmap loss: L1, in heatmap pixels, between the local
+    # soft-argmax of each predicted heatmap and of its target, over the target's peak window
+    # (``coord_radius`` pixels around it; tracker.train.losses.local_soft_argmax). 0: heatmaps only.
+    coord_loss_weight: float = 0.0
+    coord_radius: int = 2
+    # Exponential moving average of the hourglass weights (0: off). Validation, the SA search, the GHCU
+    # stage and the exported weights use the average; training steps the raw weights.
+    ema_decay: float = 0.0
     cache_margin: float = 1.6  # cached crop side / canonical crop side, room for augmentation
 
     def to_json(self) -> str:
@@ -194,6 +215,24 @@ def _compact_tune() -> TrainConfig:
     )
 
 
+def _compact_long() -> TrainConfig:
+    """``compact`` trained from scratch for as long as it needs: a long decay, an EMA of the weights."""
+    base = _compact()
+    return replace(
+        base,
+        preset="compact-long",
+        baseline=StageConfig(epochs=300, lr=5e-4, lr_final=5e-6, batch_size=16),
+        sa=StageConfig(epochs=10, lr=5e-5, lr_final=5e-6, batch_size=16),
+        ghcu=StageConfig(epochs=30, lr=1e-3, lr_final=1e-5, batch_size=32),
+        ema_decay=EMA_DECAY,
+    )
+
+
+def _compact_long_coord() -> TrainConfig:
+    """``compact-long`` with the soft-argmax coordinate loss beside the heatmaps' (sub-pixel pilot)."""
+    return replace(_compact_long(), preset="compact-long-coord", coord_loss_weight=1.0)
+
+
 def _tiny() -> TrainConfig:
     """For tests: a very small network and a few short epochs."""
     model = HourglassConfig(num_stacks=1, features=16, depth=1, input_size=32)
@@ -208,12 +247,15 @@ def _tiny() -> TrainConfig:
     )
 
 
-PRESETS = {"paper": _paper, "compact": _compact, "compact64": _compact64, "compact-s2": _compact_s2, "compact-tune": _compact_tune, "tiny": _tiny}
+PRESETS = {
+    "paper": _paper, "compact": _compact, "compact64": _compact64, "compact-s2": _compact_s2, "compact-tune": _compact_tune,
+    "compact-long": _compact_long, "compact-long-coord": _compact_long_coord, "tiny": _tiny,
+}
 
 
 def preset(name: str, **overrides: Any) -> TrainConfig:
     if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
+        raise InputError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
     return replace(PRESETS[name](), **overrides)
 
 

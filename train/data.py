@@ -7,6 +7,7 @@ import torch
 from torch.utils.data import Dataset
 
 from tracker.geometry import apply_affine, warp_image
+from tracker.network.dark_crops import equalise_if_dark
 from tracker.train.augment import geometric, photometric
 from tracker.train.cache import CropCache
 from tracker.train.config import AugmentConfig
@@ -47,7 +48,7 @@ class LandmarkDataset(Dataset):
 
     def canonical_item(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The un-augmented canonical crop and its current labels in input pixels (SA search input)."""
-        crop = warp_image(self.cache.images[index], self.cache.canonical, self.input_size)
+        crop = equalise_if_dark(warp_image(self.cache.images[index], self.cache.canonical, self.input_size))  # as in training
         pts = apply_affine(self.canonical_matrix, self.labels[index])
         return torch.from_numpy(crop), torch.from_numpy(pts.astype(np.float32))
 

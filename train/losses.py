@@ -1,6 +1,7 @@
 """Heatmap losses: plain MSE (the paper's) and Adaptive Wing (Wang et al., ICCV 2019).
 
-Both take predicted and target heatmaps (B, N, H, W) and return a scalar.
+Both take predicted and target heatmaps (B, N, H, W) and return a scalar. Beside them, a coordinate
+loss on each heatmap's local centre of mass (integral regression at the peak).
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 HEATMAP_LOSSES = ("mse", "awing")
+MASS_FLOOR = 1e-6  # keeps the centre of mass finite where a window holds no positive heatmap
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,30 @@ def adaptive_wing(pred: torch.Tensor, target: torch.Tensor, cfg: AdaptiveWingCon
     return (loss * weight).sum() / (target.shape[0] * target.shape[1])
 
 
+def local_soft_argmax(heatmaps: torch.Tensor, centres: torch.Tensor, radius: int) -> torch.Tensor:
+    """(B, N, 2) centres of mass (x, y, heatmap pixels) of each (B, N, H, W) heatmap's non-negative part
+    in the square of ``radius`` pixels around the integer ``centres`` (B, N, 2), clamped to the map."""
+    b, n, h, w = heatmaps.shape
+    offsets = torch.arange(-radius, radius + 1, device=heatmaps.device)
+    nx = (centres[..., 0, None, None] + offsets.view(1, 1, 1, -1)).clamp(0, w - 1)
+    ny = (centres[..., 1, None, None] + offsets.view(1, 1, -1, 1)).clamp(0, h - 1)
+    nx, ny = torch.broadcast_tensors(nx, ny)
+    index = (ny * w + nx).reshape(b, n, -1)
+    mass = torch.gather(heatmaps.reshape(b, n, h * w), 2, index).clamp_min(0.0)
+    total = mass.sum(-1).clamp_min(MASS_FLOOR)
+    x = (mass * nx.reshape(b, n, -1).to(mass.dtype)).sum(-1) / total
+    y = (mass * ny.reshape(b, n, -1).to(mass.dtype)).sum(-1) / total
+    return torch.stack([x, y], dim=-1)
+
+
+def coordinate_loss(pred: torch.Tensor, target: torch.Tensor, points: torch.Tensor, radius: int) -> torch.Tensor:
+    """L1 (heatmap pixels, averaged over faces, points and axes) between the local soft-argmax of the
+    predicted and of the target heatmaps, both over the window at the target's peak (``points``, heatmap
+    pixels): the heatmap's centre of mass is pulled to the label's sub-pixel position."""
+    centres = points.round().long()
+    return F.l1_loss(local_soft_argmax(pred, centres, radius), local_soft_argmax(target, centres, radius))
+
+
 def heatmap_loss(name: str, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     if name == "mse":
         return heatmap_mse(pred, target)
@@ -56,4 +82,4 @@ def heatmap_loss(name: str, pred: torch.Tensor, target: torch.Tensor) -> torch.T
     raise ValueError(f"unknown heatmap loss {name!r}; choose from {', '.join(HEATMAP_LOSSES)}")
 
 
-__all__ = ["AdaptiveWingConfig", "HEATMAP_LOSSES", "adaptive_wing", "heatmap_loss", "heatmap_mse"]
+__all__ = ["AdaptiveWingConfig", "HEATMAP_LOSSES", "adaptive_wing", "coordinate_loss", "heatmap_loss", "heatmap_mse", "local_soft_argmax"]

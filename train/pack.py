@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from tracker.errors import InputError
 from tracker.geometry import FaceCrop, to_crop
 from tracker.train.cache import CropCache
 from tracker.train.defaults import PACK_QUALITY
@@ -37,6 +38,7 @@ class PackedSplit:
     cache: CropCache
     image_points: np.ndarray  # (M, N, 2) landmarks in source-image pixels
     boxes: np.ndarray | None  # (M, 4) dataset face boxes, where the protocol has them (AFLW)
+    visible: np.ndarray | None = None  # (M, N) which points are visible, where the protocol says (AFLW)
 
     def resized(self, size: int) -> PackedSplit:
         """The same faces at ``size`` px (points recomputed exactly from the image-pixel landmarks)."""
@@ -48,7 +50,7 @@ class PackedSplit:
             np.empty((0, size, size, 3), np.uint8))
         points = np.stack([to_crop(p, crop, size) for p, crop in zip(self.image_points, c.crops)]).astype(np.float32) if len(c) else (
             c.points)
-        return PackedSplit(CropCache(images, points, c.margin, c.crops, c.names), self.image_points, self.boxes)
+        return PackedSplit(CropCache(images, points, c.margin, c.crops, c.names), self.image_points, self.boxes, self.visible)
 
 
 def _encode(images: np.ndarray, quality: int) -> tuple[np.ndarray, np.ndarray]:
@@ -78,7 +80,7 @@ def write_pack(path: Path, splits: dict[str, PackedSplit], quality: int = DEFAUL
     arrays: dict[str, np.ndarray] = {"format": np.array(FORMAT)}
     for name, split in splits.items():
         if name not in SPLITS:
-            raise ValueError(f"unknown split {name!r}; packs hold {SPLITS}")
+            raise InputError(f"unknown split {name!r}; packs hold {SPLITS}")
         c = split.cache
         arrays[f"{name}_data"], arrays[f"{name}_offsets"] = _encode(c.images, quality)
         arrays[f"{name}_image_points"] = np.asarray(split.image_points, dtype=np.float64)
@@ -87,6 +89,8 @@ def write_pack(path: Path, splits: dict[str, PackedSplit], quality: int = DEFAUL
         arrays[f"{name}_margin"] = np.array(c.margin)
         if split.boxes is not None:
             arrays[f"{name}_boxes"] = np.asarray(split.boxes, dtype=np.float64)
+        if split.visible is not None:
+            arrays[f"{name}_visible"] = np.asarray(split.visible, dtype=bool)
     path = Path(path)
     tmp = path.with_name(path.name + ".partial.npz")
     np.savez(tmp, **arrays)
@@ -118,7 +122,8 @@ def read_pack(path: Path) -> dict[str, PackedSplit]:
                 np.empty((0, *image_points.shape[1:]), np.float32))
             cache = CropCache(images, points, float(data[f"{name}_margin"]), crops, [str(n) for n in data[f"{name}_names"]])
             boxes = data[f"{name}_boxes"] if f"{name}_boxes" in data.files else None
-            splits[name] = PackedSplit(cache, image_points, boxes)
+            visible = data[f"{name}_visible"] if f"{name}_visible" in data.files else None
+            splits[name] = PackedSplit(cache, image_points, boxes, visible)
     if "train" not in splits:
         raise PackError(f"{path}: the pack holds no training faces")
     return splits

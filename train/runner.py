@@ -13,12 +13,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
+from tracker.errors import InputError
 from tracker.eval.metrics import nme
 from tracker.datasets import FaceSample
-from tracker.geometry import FaceCrop, from_crop, to_crop, warp_image
+from tracker.geometry import FaceCrop, apply_affine, from_crop, to_crop, warp_image
 from tracker.network.heatmaps import MODULATION_SIGMA, decode, heatmap_to_input, input_to_heatmap, render_gaussians
 from tracker.models import GHCU, LandmarkModel, StackedHourglass, load_weights, save_weights
 from tracker.network.predictor import LandmarkPredictor, heatmap_to_unit, to_network_input
@@ -27,9 +29,11 @@ from tracker.train.config import StageConfig, TrainConfig
 from tracker.train.data import LandmarkDataset
 from tracker.train.defaults import STAGES
 from tracker.train.pack import PackedSplit, PackError, read_pack
-from tracker.train.losses import heatmap_loss
+from tracker.train.losses import coordinate_loss, heatmap_loss
+from tracker.train.precision import bf16_native
 from tracker.train.distributed import DistInfo, all_reduce_sum, barrier, max_param_divergence, sync_buffers
 from tracker.train.plots import plot_history, plot_label_changes
+from tracker.train.point_offsets import measure_on_crops
 from tracker.train.semantic_alignment import search_latent_points
 
 log = logging.getLogger(__name__)
@@ -37,6 +41,28 @@ log = logging.getLogger(__name__)
 FIGURE_FACES = 4
 SEARCH_BATCH = 32
 FIT_CHECK_FACES = 224  # training faces scored each epoch (as many as LFPW test has)
+
+
+def warmed_up_ema(decay: float):
+    """An exponential moving average whose decay grows as min(``decay``, (1 + n) / (10 + n)) with the
+    number n of updates so far: early on the average follows the weights instead of keeping the random
+    start for thousands of steps."""
+
+    @torch.no_grad()
+    def update(averaged: list[torch.Tensor], current: list[torch.Tensor], num_averaged: torch.Tensor | int) -> None:
+        if not averaged[0].is_floating_point():  # counters (BatchNorm's batches seen): the latest value
+            torch._foreach_copy_(averaged, current)
+            return
+        n = float(num_averaged)
+        weight = 1.0 - min(decay, (1.0 + n) / (10.0 + n))
+        torch._foreach_lerp_(averaged, current, weight)
+
+    return update
+
+
+def epoch_seed(seed: int, stage_index: int, epoch: int) -> int:
+    """A distinct torch seed for every (run seed, stage, epoch), however many epochs a stage has."""
+    return int(np.random.SeedSequence([seed, stage_index, epoch]).generate_state(1)[0])
 
 
 def stage_lr(stage: StageConfig, epoch: int) -> float:
@@ -79,7 +105,8 @@ def faces_to_splits(
 
     def split(cache: CropCache, faces: list[FaceSample]) -> PackedSplit:
         boxes = np.array([f.box for f in faces], dtype=np.float64) if faces and faces[0].box else None
-        return PackedSplit(cache, np.stack([f.points for f in faces]), boxes)
+        visible = np.stack([f.visible for f in faces]) if faces and faces[0].visible is not None else None
+        return PackedSplit(cache, np.stack([f.points for f in faces]), boxes, visible)
 
     return split(train_cache, train_faces), split(val_cache, val_faces) if val_cache is not None else None
 
@@ -112,44 +139,57 @@ class Trainer:
         self.device = device
         self.dist = dist_info
         self.deadline = deadline
-        self.amp = cfg.amp and device.type == "cuda"
-        self.memory_format = torch.channels_last if device.type == "cuda" else torch.contiguous_format
+        self.amp = cfg.amp and bf16_native(device)
+        self.memory_format = torch.channels_last  # faster convolutions on CUDA and on the CPU (docs/accuracy.md)
         torch.manual_seed(cfg.seed)
         self.hourglass = StackedHourglass(cfg.model).to(device, memory_format=self.memory_format)
+        self.ema = self._new_ema() if cfg.ema_decay > 0 else None
         self.ghcu = GHCU(cfg.ghcu_model).to(device)
         if cfg.ghcu_model.heatmap_size != cfg.model.heatmap_size:
             raise ValueError("ghcu_model.heatmap_size must equal the hourglass heatmap size")
         self.train_cache = train.cache
-        self.val_cache = val.cache if val is not None and len(val.cache) else None
-        self.val_gt = val.image_points if self.val_cache is not None else None
-        self.val_boxes = val.boxes if self.val_cache is not None else None
+        self.val = val if val is not None and len(val.cache) else None
         self.teacher = self._load_teacher(cfg.distill.teacher) if cfg.distill.teacher else None
         self.render_size = render_size(cfg)
         self.dataset = LandmarkDataset(self.train_cache, self.render_size, cfg.augment, cfg.seed)
-        self.fit_cache, self.fit_gt, self.fit_boxes = self._fit_check_faces(train, cfg.model.input_size)
+        self.fit = self._fit_check_faces(train, cfg.model.input_size)
         self.state = RunState()
         if self.dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             (self.run_dir / "config.json").write_text(cfg.to_json())
 
+    def _new_ema(self) -> AveragedModel:
+        return AveragedModel(self.hourglass, multi_avg_fn=warmed_up_ema(self.cfg.ema_decay), use_buffers=True)
+
+    @property
+    def network(self) -> StackedHourglass:
+        """The hourglass that is validated, searched with, read by the GHCU and exported: the EMA of the
+        weights when the config keeps one, else the trained weights themselves."""
+        return self.ema.module if self.ema is not None else self.hourglass
+
+    def _update_ema(self) -> None:
+        if self.ema is not None:
+            self.ema.update_parameters(self.hourglass)
+
     @staticmethod
-    def _fit_check_faces(train: PackedSplit, size: int) -> tuple[CropCache | None, np.ndarray, np.ndarray | None]:
+    def _fit_check_faces(train: PackedSplit, size: int) -> PackedSplit | None:
         """Canonical crops of every k-th training face (at most ``FIT_CHECK_FACES``), as validation crops are."""
         c = train.cache
         if not len(c):
-            return None, train.image_points, None
+            return None
         idx = np.arange(0, len(c), max(1, len(c) // FIT_CHECK_FACES))[:FIT_CHECK_FACES]
         canonical = c.canonical
         images = np.stack([warp_image(c.images[i], canonical, size) for i in idx])
         crops = [FaceCrop(c.crops[i].cx, c.crops[i].cy, c.crops[i].size / c.margin, c.crops[i].angle) for i in idx]
         points = np.stack([to_crop(train.image_points[i], k, size) for i, k in zip(idx, crops)]).astype(np.float32)
         cache = CropCache(images, points, 1.0, crops, [c.names[i] for i in idx])
-        return cache, train.image_points[idx], train.boxes[idx] if train.boxes is not None else None
+        pick = (lambda a: a[idx] if a is not None else None)  # noqa: E731
+        return PackedSplit(cache, train.image_points[idx], pick(train.boxes), pick(train.visible))
 
     def _load_teacher(self, path: str) -> StackedHourglass:
         teacher = load_weights(path, map_location=self.device).hourglass
         if teacher.config.num_points != self.cfg.model.num_points:
-            raise ValueError(f"teacher {path} predicts {teacher.config.num_points} points, the student {self.cfg.model.num_points}")
+            raise InputError(f"teacher {path} predicts {teacher.config.num_points} points, the student {self.cfg.model.num_points}")
         for p in teacher.parameters():
             p.requires_grad_(False)
         return teacher.to(self.device, memory_format=self.memory_format).eval()
@@ -168,6 +208,7 @@ class Trainer:
             "ghcu": self.ghcu.state_dict(),
             "optimizer": optimizer.state_dict() if optimizer is not None else None,
             "labels": torch.from_numpy(self.dataset.labels),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
         }
         tmp = self.checkpoint_path.with_suffix(".partial")
         torch.save(payload, tmp)
@@ -181,6 +222,11 @@ class Trainer:
         self.hourglass.load_state_dict(payload["hourglass"])
         self.ghcu.load_state_dict(payload["ghcu"])
         self.dataset.labels = payload["labels"].numpy().copy()
+        if self.ema is not None:
+            if payload.get("ema") is not None:
+                self.ema.load_state_dict(payload["ema"])
+            else:  # a checkpoint from a run without an average: start it from the resumed weights
+                self.ema = self._new_ema()
         log.info("resumed at stage %s, %d epochs done", self.state.stage, self.state.epoch)
         return payload.get("optimizer")
 
@@ -199,20 +245,39 @@ class Trainer:
             shared = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
             fresh = sorted(set(own) - set(shared))
             if not shared:
-                raise ValueError(f"{path} holds a {model.hourglass.config}, which shares no tensor with {self.cfg.model}")
+                raise InputError(f"{path} holds a {model.hourglass.config}, which shares no tensor with {self.cfg.model}")
             self.hourglass.load_state_dict(shared, strict=False)
             log.info("initialised %d of %d tensors from %s; new: %s", len(shared), len(own), path, ", ".join(fresh[:8]))
         if model.ghcu is not None and model.ghcu.config == self.cfg.ghcu_model:
             self.ghcu.load_state_dict(model.ghcu.state_dict())
+        if self.ema is not None:
+            self.ema = self._new_ema()
         return fresh
 
-    def export(self, name: str, with_ghcu: bool) -> Path:
+    def export(self, name: str, with_ghcu: bool, point_offsets: np.ndarray | None = None) -> Path:
         path = self.run_dir / "weights" / f"{name}.pt"
         if self.dist.is_main:
             path.parent.mkdir(exist_ok=True)
             meta = {"preset": self.cfg.preset, "stage": name, "val_nme_ip": self.state.results}
-            save_weights(path, LandmarkModel(self.hourglass, self.ghcu if with_ghcu else None, meta))
+            if point_offsets is not None:
+                meta["point_offsets"] = {"data": "the run's training faces", "faces": len(self.train_cache)}
+            model = LandmarkModel(self.network, self.ghcu if with_ghcu else None, meta, point_offsets=point_offsets)
+            save_weights(path, model)
         return path
+
+    @torch.no_grad()
+    def measure_point_offsets(self, with_ghcu: bool) -> np.ndarray | None:
+        """Each point's mean signed error on the canonical crops of every training face, against the
+        annotations (not SA's searched labels), in crop sides (``tracker.train.point_offsets``)."""
+        if not self.dist.is_main or not len(self.train_cache):
+            return None
+        cache, size = self.train_cache, self.cfg.model.input_size
+        canonical = cache.canonical
+        crops = np.stack([warp_image(image, canonical, size) for image in cache.images])
+        annotated = apply_affine(canonical.matrix(size), cache.points)
+        offsets = measure_on_crops(LandmarkModel(self.network, self.ghcu if with_ghcu else None), crops, annotated, str(self.device))
+        self.network.to(memory_format=self.memory_format)  # the predictor made it channels-last in place
+        return offsets
 
     # ----------------------------------------------------------------- data
     def loader(self, stage: StageConfig, epoch: int, stage_index: int) -> DataLoader:
@@ -252,12 +317,12 @@ class Trainer:
         k = self.cfg.model.input_size / self.render_size
         return (points + 0.5) / k - 0.5 if k != 1 else points
 
-    def _targets(self, points: torch.Tensor) -> torch.Tensor:
-        return render_gaussians(input_to_heatmap(points, self.cfg.model.heatmap_stride), self.cfg.model.heatmap_size, self.cfg.heatmap_sigma)
-
-    def fit_epoch(self, model: torch.nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer, batch_loss) -> float:
+    def fit_epoch(
+        self, model: torch.nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer, batch_loss, average: bool = False,
+    ) -> float:
         """One optimisation pass over ``loader``; ``batch_loss(model, images, points)`` with uint8 crops at
-        ``render_size`` and points in model-input pixels; returns the mean loss."""
+        ``render_size`` and points in model-input pixels; ``average``: update the hourglass's EMA after
+        every step. Returns the mean loss."""
         model.train()
         total, count = 0.0, 0
         for images, points, _ in loader:
@@ -265,6 +330,8 @@ class Trainer:
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if average:
+                self._update_ema()
             total += loss.item() * len(images)
             count += len(images)
         return total / max(count, 1)
@@ -272,10 +339,15 @@ class Trainer:
     def heatmap_loss(self, model: torch.nn.Module, images: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
         """Intermediate supervision: the configured loss on every stack's heatmaps, against the labels'
         Gaussians and, when distilling, ``distill.weight`` x against the teacher's heatmaps of the same crop."""
-        target = self._targets(points)
+        heatmap_points = input_to_heatmap(points, self.cfg.model.heatmap_stride)
+        target = render_gaussians(heatmap_points, self.cfg.model.heatmap_size, self.cfg.heatmap_sigma)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
             outputs = model(self._input(images))
         loss = sum(heatmap_loss(self.cfg.loss, o.float(), target) for o in outputs) * self.cfg.distill.label_weight
+        if self.cfg.coord_loss_weight > 0:
+            radius = self.cfg.coord_radius
+            coords = sum(coordinate_loss(o.float(), target, heatmap_points, radius) for o in outputs)
+            loss = loss + self.cfg.coord_loss_weight * self.cfg.distill.label_weight * coords
         if self.teacher is not None:
             taught = self.teacher_heatmaps(images)
             loss = loss + self.cfg.distill.weight * sum(heatmap_loss(self.cfg.loss, o.float(), taught) for o in outputs)
@@ -297,7 +369,7 @@ class Trainer:
         """GHCU on the frozen hourglass's heatmaps of augmented crops; L1 in heatmap pixels."""
         size = self.cfg.model.heatmap_size
         with torch.no_grad(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-            heatmaps = self.hourglass(self._input(images))[-1].float()
+            heatmaps = self.network(self._input(images))[-1].float()
         decoded, _ = decode(heatmaps, MODULATION_SIGMA)  # as the predictor decodes
         pred = model(heatmaps, heatmap_to_unit(decoded, size))
         target = heatmap_to_unit(input_to_heatmap(points, self.cfg.model.heatmap_stride), size)
@@ -306,7 +378,7 @@ class Trainer:
     @torch.no_grad()
     def search_labels(self) -> None:
         """SA step 1 over the whole training set with the current network; o <- y^."""
-        self.hourglass.eval()
+        self.network.eval()
         n = len(self.dataset)
         mine = [i for i in range(n) if i % self.dist.world_size == self.dist.rank]
         found = torch.zeros((n, *self.dataset.labels.shape[1:]), dtype=torch.float64, device=self.device)
@@ -316,8 +388,8 @@ class Trainer:
             images = torch.stack([im for im, _ in items])
             observed_input = self._to_model_pixels(torch.stack([p for _, p in items]).to(self.device))
             observed = input_to_heatmap(observed_input, self.cfg.model.heatmap_stride)
-            heatmaps = self.hourglass(self._input(images))[-1].float()
-            latent = search_latent_points(heatmaps, observed, self.cfg.search)
+            heatmaps = self.network(self._input(images))[-1].float()
+            latent = search_latent_points(heatmaps, observed, self.cfg.search, self.cfg.heatmap_sigma)
             latent_input = self._to_render_pixels(heatmap_to_input(latent, self.cfg.model.heatmap_stride))
             cache_pts = self.dataset.input_to_cache(latent_input.cpu().numpy().astype(np.float64))
             found[idx] = torch.from_numpy(cache_pts).to(found)
@@ -325,35 +397,38 @@ class Trainer:
         self.dataset.labels = found.cpu().numpy().astype(np.float32)
 
     @torch.no_grad()
-    def validate(self, with_ghcu: bool) -> float | None:
+    def validate(self, with_ghcu: bool, point_offsets: np.ndarray | None = None) -> float | None:
         """Validation NME (%), canonical crops from the ground truth: inter-pupil for 68 points,
-        face-box size where the dataset provides boxes (AFLW)."""
-        if self.val_cache is None or not self.dist.is_main:
+        face-box size where the dataset provides boxes (AFLW); ``point_offsets`` subtracted if given."""
+        if self.val is None or not self.dist.is_main:
             return None
-        return self._nme(self.val_cache, self.val_gt, self.val_boxes, with_ghcu)
+        return self._nme(self.val, with_ghcu, point_offsets)
 
     def fit_check(self, with_ghcu: bool) -> float | None:
         """The same NME on up to ``FIT_CHECK_FACES`` training faces against their annotations: beside the
         validation NME it shows whether the model fits its training data (under- or overfitting)."""
-        if not self.dist.is_main or self.fit_cache is None:
+        if not self.dist.is_main or self.fit is None:
             return None
-        return self._nme(self.fit_cache, self.fit_gt, self.fit_boxes, with_ghcu)
+        return self._nme(self.fit, with_ghcu)
 
     @torch.no_grad()
-    def _nme(self, cache: CropCache, gt: np.ndarray, boxes: np.ndarray | None, with_ghcu: bool) -> float:
-        model = LandmarkModel(self.hourglass, self.ghcu if with_ghcu else None)
+    def _nme(self, split: PackedSplit, with_ghcu: bool, point_offsets: np.ndarray | None = None) -> float:
+        """Mean NME (%) as ``tracker eval`` scores it: inter-pupil, or face-box size over the visible
+        points where the dataset has boxes (AFLW; faces with no visible point are left out)."""
+        model = LandmarkModel(self.network, self.ghcu if with_ghcu else None, point_offsets=point_offsets)
         predictor = LandmarkPredictor(model, self.device, use_ghcu=with_ghcu)
+        cache, gt = split.cache, split.image_points
         preds = []
         for start in range(0, len(cache), 32):
-            out = predictor.predict_batch(cache.images[start : start + 32])
+            out = predictor.predict_warped(cache.images[start : start + 32])
             preds.append(out.points.cpu().numpy().astype(np.float64))
         pts = np.concatenate(preds)
         # the predictor turned the training modules channels-last in place; put them back, or the next
         # epoch's arithmetic (and DDP's cross-rank layout check) would depend on when this ran
-        self.hourglass.to(memory_format=self.memory_format)
+        self.network.to(memory_format=self.memory_format)
         image_pts = np.stack([from_crop(p, c, cache.size) for p, c in zip(pts, cache.crops)])
-        if boxes is not None:
-            return float(nme(image_pts, gt, "box", boxes=boxes).mean() * 100)
+        if split.boxes is not None:
+            return float(np.nanmean(nme(image_pts, gt, "box", boxes=split.boxes, visible=split.visible)) * 100)
         return float(nme(image_pts, gt, "inter_pupil").mean() * 100)
 
     # ----------------------------------------------------------------- stages
@@ -403,7 +478,7 @@ class Trainer:
                     return False
                 self._budget -= 1
             t0 = time.perf_counter()
-            torch.manual_seed(self.cfg.seed * 1000 + stage_index * 100 + epoch)
+            torch.manual_seed(epoch_seed(self.cfg.seed, stage_index, epoch))
             for group in optimizer.param_groups:
                 group["lr"] = stage_lr(scfg, epoch)
             if stage == "sa":
@@ -411,8 +486,9 @@ class Trainer:
                 self._save_searched(epoch)
             loader = self.loader(scfg, epoch, stage_index)
             if stage == "ghcu":
-                self.hourglass.eval()  # frozen: its BatchNorm statistics stay as trained
-            loss = self.fit_epoch(model, loader, optimizer, self.ghcu_loss if stage == "ghcu" else self.heatmap_loss)
+                self.network.eval()  # frozen: its BatchNorm statistics stay as trained
+            hourglass_stage = stage != "ghcu"
+            loss = self.fit_epoch(model, loader, optimizer, self.heatmap_loss if hourglass_stage else self.ghcu_loss, hourglass_stage)
             sync_buffers(trainable, self.dist)
             val = self.validate(with_ghcu=stage == "ghcu")
             fit = self.fit_check(with_ghcu=stage == "ghcu")
@@ -441,10 +517,11 @@ class Trainer:
         names = {"baseline": ("baseline", False, "HG"), "sa": ("sa", False, "HG+SA"),
                  "ghcu": ("final", True, "HG+SA+GHCU" if sa_ran else "HG+GHCU")}
         name, with_ghcu, row = names[stage]
-        val = self.validate(with_ghcu=with_ghcu)
+        offsets = self.measure_point_offsets(with_ghcu)
+        val = self.validate(with_ghcu=with_ghcu, point_offsets=offsets)
         if val is not None:
             self.state.results[row] = val
-        self.export(name, with_ghcu)
+        self.export(name, with_ghcu, offsets)
         if self.dist.is_main:
             (self.run_dir / "metrics.json").write_text(json.dumps(self.state.results, indent=2))
 

@@ -1,12 +1,13 @@
 """Semantic Alignment step 1: search the latent 'real' ground truth near each observation.
 
 For every landmark, over a ``window`` x ``window`` grid around the current observation ``o``
-(sizes in pixels at the ``scale`` x ``scale`` resolution), minimise
+(pixels at the ``scale`` x ``scale`` resolution, whatever the heatmap size), minimise
 
     E(y) = |o - y|^2 / (2 s1^2) + chi2(y) / (2 s2^2)
 
 where chi2(y) is the Pearson chi-square distance between a normalised Gaussian template and the
-normalised, non-negative heatmap patch centred on ``y``.
+normalised, non-negative heatmap patch centred on ``y``. The template is the training target's
+Gaussian, so the search measures every heatmap size against the peak shape it was trained to make.
 """
 from __future__ import annotations
 
@@ -47,11 +48,22 @@ def sliding_chi2(region: torch.Tensor, template: torch.Tensor) -> torch.Tensor:
     return torch.where(total > CHI2_EPS, chi2.clamp_min(0.0), torch.ones_like(chi2))
 
 
-def search_latent_points(heatmaps: torch.Tensor, observed: torch.Tensor, cfg: SearchConfig) -> torch.Tensor:
-    """Return y^ (B, N, 2) in heatmap pixels for heatmaps (B, N, H, W) and observations (B, N, 2)."""
+def search_template(heatmap_size: int, target_sigma: float, cfg: SearchConfig) -> tuple[int, float]:
+    """The template of a ``heatmap_size`` map whose targets have ``target_sigma`` heatmap pixels: its odd
+    side and its sigma, both in search-scale pixels."""
+    sigma = target_sigma * cfg.scale / heatmap_size
+    return 2 * max(1, int(cfg.template_sigmas * sigma / 2)) + 1, sigma  # 19 at the paper's sigma 4
+
+
+def search_latent_points(
+    heatmaps: torch.Tensor, observed: torch.Tensor, cfg: SearchConfig, target_sigma: float,
+) -> torch.Tensor:
+    """Return y^ (B, N, 2) in heatmap pixels for heatmaps (B, N, H, W) and observations (B, N, 2);
+    ``target_sigma``: the training targets' Gaussian width in heatmap pixels (the template's)."""
     b, n, h, w = heatmaps.shape
     factor = cfg.scale / h  # search-scale pixels per heatmap pixel
-    half_win, half_tpl = cfg.window // 2, cfg.template // 2
+    side, sigma = search_template(h, target_sigma, cfg)
+    half_win, half_tpl = cfg.window // 2, side // 2
     reach = half_win + half_tpl
     region = 2 * reach + 1
     device = heatmaps.device
@@ -65,7 +77,7 @@ def search_latent_points(heatmaps: torch.Tensor, observed: torch.Tensor, cfg: Se
         heatmaps.reshape(b * n, 1, h, w).float(), grid.reshape(b * n, region, region, 2),
         mode="bilinear", padding_mode="zeros", align_corners=False,
     )
-    template = gaussian_template(cfg.template, cfg.template_sigma, device).view(cfg.template, cfg.template)
+    template = gaussian_template(side, sigma, device).view(side, side)
     chi2 = sliding_chi2(sampled, template).flatten(1)  # (B*N, W*W)
     offs = torch.arange(-half_win, half_win + 1, dtype=torch.float32, device=device)
     oy, ox = torch.meshgrid(offs, offs, indexing="ij")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tracker.errors import InputError
 from tracker.datasets.faces import FaceSample
 
 NUM_AFLW_POINTS = 19
@@ -37,7 +38,7 @@ def _names(raw: np.ndarray) -> list[str]:
 
 def load(mat_path: str | Path, image_root: str | Path, subset: str = "full") -> list[FaceSample]:
     if subset not in SUBSETS:
-        raise ValueError(f"unknown AFLW subset {subset!r}; choose from {', '.join(SUBSETS)}")
+        raise InputError(f"unknown AFLW subset {subset!r}; choose from {', '.join(SUBSETS)}")
     mat_path, image_root = Path(mat_path), Path(image_root)
     if not mat_path.is_file():
         raise FileNotFoundError(f"AFLW annotation file not found: {mat_path}")

@@ -7,6 +7,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from tracker.geometry import CROP_SCALE, FaceCrop, crop_from_points
+from tracker.markup import flip_permutation, flip_points
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 
@@ -15,7 +18,8 @@ class FaceSample:
     """One annotated face: its image file, 0-based (N, 2) points and an optional face box.
 
     ``box`` (x0, y0, x1, y1) is a dataset-provided face box (AFLW); ``None`` where the protocol
-    derives the box from the points.
+    derives the box from the points. ``mirrored``: the face is the left-right mirror image of the file
+    (``mirror_face``), its points already mirrored; ``load_face_image`` mirrors the pixels.
     """
 
     image_path: Path
@@ -23,6 +27,7 @@ class FaceSample:
     subset: str
     box: tuple[float, float, float, float] | None = None
     visible: np.ndarray | None = None
+    mirrored: bool = False
 
     @property
     def name(self) -> str:
@@ -35,6 +40,31 @@ def load_image_rgb(path: str | Path) -> np.ndarray:
     if image is None:
         raise FileNotFoundError(f"cannot read image: {path}")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def protocol_crop(face: FaceSample) -> FaceCrop:
+    """How a protocol frames the face: the canonical crop of its points (300-W), or of its dataset box
+    (AFLW: the box mapped with the relation a square landmark box has to its canonical crop)."""
+    if face.box is None:
+        return crop_from_points(face.points)
+    x0, y0, x1, y1 = face.box
+    return FaceCrop((x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0) * CROP_SCALE)
+
+
+def load_face_image(face: FaceSample) -> np.ndarray:
+    """The face's image as RGB, mirrored left-right where the sample is."""
+    image = load_image_rgb(face.image_path)
+    return np.ascontiguousarray(image[:, ::-1]) if face.mirrored else image
+
+
+def mirror_face(face: FaceSample) -> FaceSample:
+    """The sample's left-right mirror image: points mirrored and relabelled (``flip_points``), box mirrored."""
+    width = load_image_rgb(face.image_path).shape[1]
+    box = None if face.box is None else (width - 1 - face.box[2], face.box[1], width - 1 - face.box[0], face.box[3])
+    visible = None
+    if face.visible is not None:
+        visible = face.visible[flip_permutation(len(face.visible))]
+    return FaceSample(face.image_path, flip_points(face.points, width), face.subset, box, visible, not face.mirrored)
 
 
 def find_image(pts_path: Path) -> Path | None:

@@ -5,6 +5,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tracker.errors import InputError
 from tracker.datasets.faces import FaceSample, find_image
 from tracker.markup import NUM_POINTS
 from tracker.io.pts import read_pts
@@ -26,6 +27,8 @@ SPLITS: dict[str, tuple[str, ...]] = {
     "full": ("lfpw_test", "helen_test", "ibug"),  # 689
     "lfpw_test": ("lfpw_test",),
     "lfpw_train": ("lfpw_train",),  # 811: same source and annotators as LFPW test, for a like-for-like fit check
+    "helen_train": ("helen_train",),
+    "afw": ("afw",),
 }
 
 
@@ -62,7 +65,7 @@ def load_subset(root: Path, subset: str) -> list[FaceSample]:
 def load_split(root: str | Path, split: str) -> SplitLoad:
     """Load every present subset of ``split``; absent subsets are reported, not fatal."""
     if split not in SPLITS:
-        raise ValueError(f"unknown 300-W split {split!r}; choose from {', '.join(SPLITS)}")
+        raise InputError(f"unknown 300-W split {split!r}; choose from {', '.join(SPLITS)}")
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"300-W root not found: {root}")

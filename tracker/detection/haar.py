@@ -8,9 +8,8 @@ import numpy as np
 
 from tracker.detection.base import BoxCalibration, Detection, RetryTurns
 
-# Medians over the 932 of 1,006 even-indexed 300-W training faces the cascade found
-# (`tracker eval calibrate-detector --root ../shared/data/300W`): IQR dx -0.04..0.06,
-# dy 0.12..0.17, scale 1.07..1.19.
+# Medians over the even-indexed 300-W training faces the cascade finds
+# (`tracker eval calibrate-detector --root ../shared/data/300W` prints them and their spread).
 HAAR_CALIBRATION = BoxCalibration(dx=0.005, dy=0.148, scale=1.124)
 
 

@@ -19,7 +19,7 @@ from tracker.detection.base import KEYPOINT_NAMES, BoxCalibration, Detection, Ke
 # `tracker eval calibrate-detector --root ../shared/data/300W --detector mtcnn`: mean keypoints of the
 # 300-W training faces MTCNN found, in their levelled canonical crops (unit: crop side; see
 # KeypointCalibration), and the median box mapping for detections without keypoints.
-MTCNN_CALIBRATION = KeypointCalibration(  # matched 1,006 of 1,006 faces; box IQR dx -0.01..0.03, dy 0.15..0.20, scale 1.32..1.42
+MTCNN_CALIBRATION = KeypointCalibration(
     template=((-0.166, -0.232), (0.164, -0.233), (-0.004, -0.037), (-0.147, 0.122), (0.141, 0.121)),
     boxes=BoxCalibration(dx=0.014, dy=0.174, scale=1.371),
 )

@@ -6,6 +6,7 @@ import warnings
 from collections.abc import Callable
 from importlib.metadata import entry_points
 
+from tracker.errors import InputError
 from tracker.defaults import DEFAULT_DETECTOR
 from tracker.detection.base import FaceDetector
 from tracker.detection.haar import HaarDetector
@@ -36,4 +37,4 @@ def create_detector(name: str = DEFAULT_DETECTOR) -> FaceDetector:
     for ep in entry_points(group=DETECTOR_GROUP):
         if ep.name == name:
             return ep.load()()
-    raise ValueError(f"unknown detector {name!r}; available: {', '.join(available_detectors())}")
+    raise InputError(f"unknown detector {name!r}; available: {', '.join(available_detectors())}")

@@ -18,10 +18,7 @@ REFERENCE_HEIGHT = 720  # marker sizes scale with the frame height relative to t
 
 @dataclass(frozen=True)
 class DrawConfig:
-    points: bool = True
-    lines: bool = True
-    ids: bool = True
-    confidence_colour: bool = True
+    lines: bool = True  # the markup's edges between the points (``tracker run --no-lines`` turns them off)
 
 
 def confidence_colours(confidence: np.ndarray) -> np.ndarray:
@@ -39,13 +36,10 @@ def draw_faces(image: np.ndarray, faces: Sequence[FaceResult], config: DrawConfi
         if config.lines:
             for a, b in EDGES:
                 cv2.line(image, tuple(pts[a]), tuple(pts[b]), LINE_COLOUR, 1, cv2.LINE_AA, shift=4)
-        if config.points:
-            colours = confidence_colours(face.confidence) if config.confidence_colour else np.tile(SURE.astype(np.uint8), (len(pts), 1))
-            for p, col in zip(pts, colours):
-                cv2.circle(image, tuple(p), radius * 16, tuple(int(v) for v in col), -1, cv2.LINE_AA, shift=4)
-        if config.ids:
-            x0, y0 = face.points.min(axis=0)
-            label = f"#{face.face_id} {face.face_confidence:.2f}"
-            org = (int(x0), max(int(y0) - 6, 12))
-            cv2.putText(image, label, org, cv2.FONT_HERSHEY_SIMPLEX, 0.5 * scale + 0.2, (255, 255, 0), thickness, cv2.LINE_AA)
+        for p, col in zip(pts, confidence_colours(face.confidence)):
+            cv2.circle(image, tuple(p), radius * 16, tuple(int(v) for v in col), -1, cv2.LINE_AA, shift=4)
+        x0, y0 = face.points.min(axis=0)
+        label = f"#{face.face_id} {face.face_confidence:.2f}"
+        org = (int(x0), max(int(y0) - 6, 12))
+        cv2.putText(image, label, org, cv2.FONT_HERSHEY_SIMPLEX, 0.5 * scale + 0.2, (255, 255, 0), thickness, cv2.LINE_AA)
     return image

@@ -116,7 +116,9 @@ class JsonOutput:
 
 
 class PtsDirOutput:
-    """300-VW layout: ``DIR/annot/000001.pts`` (1-based frame numbers) for the longest-tracked face."""
+    """300-VW layout: ``DIR/annot/000001.pts`` (1-based frame numbers) for the face tracked on the most
+    frames (one ``face_id``: the series never switches person). Each face's files are written as the
+    video goes, in a hidden folder of their own; the longest series becomes ``annot`` at the end."""
 
     def __init__(self, root: Path) -> None:
         if root.exists() and not root.is_dir():
@@ -126,19 +128,28 @@ class PtsDirOutput:
         self.root = root
         self.tmp = root.with_name(f".{root.name}.partial")
         shutil.rmtree(self.tmp, ignore_errors=True)
-        (self.tmp / "annot").mkdir(parents=True)
+        self.tmp.mkdir(parents=True)
+        self.frames_per_face: dict[int, int] = {}
 
     def add(self, record: FrameRecord) -> None:
-        if record.faces:
-            face = min(record.faces, key=lambda f: f.face_id)
-            write_pts(self.tmp / "annot" / f"{record.frame + 1:06d}.pts", face.points)
+        for face in record.faces:
+            folder = self.tmp / f"face_{face.face_id}"
+            if face.face_id not in self.frames_per_face:
+                folder.mkdir()
+                self.frames_per_face[face.face_id] = 0
+            write_pts(folder / f"{record.frame + 1:06d}.pts", face.points)
+            self.frames_per_face[face.face_id] += 1
 
     def close(self) -> None:
         target = self.root / "annot"
         self.root.mkdir(exist_ok=True)
         if target.exists():
             shutil.rmtree(target)
-        os.replace(self.tmp / "annot", target)
+        if self.frames_per_face:  # the most frames; of equals, the first seen
+            longest = max(self.frames_per_face, key=lambda face_id: (self.frames_per_face[face_id], -face_id))
+            os.replace(self.tmp / f"face_{longest}", target)
+        else:
+            target.mkdir()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def abort(self) -> None:

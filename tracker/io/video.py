@@ -1,13 +1,15 @@
-"""Video in and out with PyAV: any container FFmpeg reads; H.264 (libx264, yuv420p) out with audio copied.
+"""Video in and out with PyAV: any container FFmpeg reads; H.264 (libx264, yuv420p) out with audio copied
+(re-encoded where the output container cannot hold the source's audio codec).
 
 Frames come out upright (rotation metadata applied), as RGB uint8, with their presentation
 timestamps so variable frame rate survives the round trip.
 """
 from __future__ import annotations
 
+import io
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -20,6 +22,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_RATE = Fraction(30)  # when a stream declares no frame rate at all
 H264_CRF = 20  # x264 constant rate factor: visually near-lossless for overlays
+STREAMABLE = {"movflags": "+faststart"}  # MP4/MOV index at the front: players stream from the start
+ISO_MEDIA_SUFFIXES = (".mp4", ".m4v", ".mov")
+AUDIO_FALLBACK_CODEC = "aac"  # what audio the output container cannot hold as it is becomes (MP4, MOV, MKV take it)
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 # The fastest preset by default: the same CRF keeps the visual quality, files are bigger (README,
 # Output formats, has the sizes on the test clip).
@@ -55,10 +60,25 @@ def _rotate(image: np.ndarray, rotation: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(image, k)) if k else image
 
 
+def choose_video_stream(container: av.container.InputContainer, index: int | None = None) -> av.video.stream.VideoStream:
+    """Stream ``index`` if given (a video stream, numbered as ffprobe numbers them); else the video stream
+    marked default, as players and ffmpeg choose (several: the largest of them), else the largest."""
+    videos = list(container.streams.video)
+    if index is not None:
+        chosen = [s for s in videos if s.index == index]
+        if not chosen:
+            raise VideoError(f"stream {index} is not a video stream (video streams: {', '.join(str(s.index) for s in videos)})")
+        return chosen[0]
+    marked = [s for s in videos if s.disposition & av.stream.Disposition.default]
+    return max(marked or videos, key=lambda s: (s.width or 0) * (s.height or 0))
+
+
 class VideoReader:
     """Iterate frames of a video file; use as a context manager."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], stream: int | None = None) -> None:
+        """``stream``: the index (as ffprobe numbers the file's streams) of the video stream to read;
+        None takes the one marked default, else the largest (``choose_video_stream``)."""
         self.path = Path(path)
         if not self.path.exists():
             raise VideoError(f"input not found: {self.path}")
@@ -71,7 +91,14 @@ class VideoReader:
         if not self.container.streams.video:
             self.container.close()
             raise VideoError(f"no video stream in {self.path}")
-        self.stream = self.container.streams.video[0]
+        try:
+            self.stream = choose_video_stream(self.container, stream)
+        except VideoError:
+            self.container.close()
+            raise
+        if len(self.container.streams.video) > 1:
+            log.warning("%s has %d video streams: reading stream %d (%dx%d; --stream N chooses)", self.path.name, len(self.container.streams.video),
+                     self.stream.index, self.stream.width, self.stream.height)
         self.stream.thread_type = "SLICE"  # frame threads cost ~35% more CPU here; decoding has its own thread
         self.audio = self.container.streams.audio[0] if self.container.streams.audio else None
         self._first: Frame | None = None
@@ -158,7 +185,8 @@ class VideoWriter:
         self.tmp = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix or '.mp4'}")
         fmt = None if self.path.suffix else "mp4"
         try:
-            self.container = av.open(str(self.tmp), mode="w", format=fmt)
+            options = STREAMABLE if self.path.suffix.lower() in ISO_MEDIA_SUFFIXES or fmt else {}
+            self.container = av.open(str(self.tmp), mode="w", format=fmt, options=options)
         except (av.error.FFmpegError, ValueError) as err:
             raise VideoError(f"cannot write {self.path} ({_short(err)})") from None
         self.stream = self.container.add_stream("libx264", rate=info.rate)
@@ -170,9 +198,36 @@ class VideoWriter:
         self.stream.codec_context.time_base = info.time_base  # frame pts are in the source's time base
         self.stream.options = {"crf": str(crf), "preset": preset}
         self.audio_in = source.audio if source is not None else None
-        self.audio_out = self.container.add_stream_from_template(self.audio_in) if self.audio_in is not None else None
+        self.audio_out, self.audio_reencoded = self._audio_stream(self.audio_in)
         self._last_pts: int | None = None
         self._count = 0
+
+    def _audio_stream(self, audio: av.audio.stream.AudioStream | None) -> tuple[av.audio.stream.AudioStream | None, bool]:
+        """The output's audio stream and whether it is re-encoded: the source's packets copied where
+        this container holds their codec, else re-encoded to ``AUDIO_FALLBACK_CODEC``, else none (with
+        a warning). Decided here, before any tracking, by writing a header into a scratch container."""
+        if audio is None:
+            return None, False
+        fmt = self.container.format.name
+
+        def holds(add: Callable[[av.container.OutputContainer], object]) -> bool:
+            try:
+                with av.open(io.BytesIO(), mode="w", format=fmt) as probe:
+                    add(probe)
+                    probe.start_encoding()
+                return True
+            except (av.error.FFmpegError, ValueError):
+                return False
+
+        rate, layout = audio.codec_context.sample_rate, audio.codec_context.layout.name
+        if holds(lambda c: c.add_stream_from_template(audio)):
+            return self.container.add_stream_from_template(audio), False
+        if rate and holds(lambda c: c.add_stream(AUDIO_FALLBACK_CODEC, rate=rate, layout=layout)):
+            log.warning("%s audio cannot go into %s as it is: re-encoded to %s", audio.codec_context.name, self.path.name,
+                        AUDIO_FALLBACK_CODEC)
+            return self.container.add_stream(AUDIO_FALLBACK_CODEC, rate=rate, layout=layout), True
+        log.warning("%s audio cannot go into %s: the overlay has no sound", audio.codec_context.name, self.path.name)
+        return None, False
 
     def write(self, image: np.ndarray, pts: int | None = None) -> None:
         h, w = image.shape[:2]
@@ -188,11 +243,19 @@ class VideoWriter:
         self._count += 1
 
     def copy_audio(self, source_path: Path) -> None:
-        """Remux the source's audio packets (no re-encoding)."""
+        """Remux the source's audio packets, or decode and re-encode them where the codec had to change."""
         if self.audio_out is None:
             return
         with av.open(str(source_path)) as src:
-            stream = src.streams.audio[0]
+            stream = src.streams.audio[0]  # the stream VideoReader takes
+            if self.audio_reencoded:
+                for frame in src.decode(stream):
+                    frame.pts = None  # the encoder counts samples from the start
+                    for packet in self.audio_out.encode(frame):
+                        self.container.mux(packet)
+                for packet in self.audio_out.encode():
+                    self.container.mux(packet)
+                return
             for packet in src.demux(stream):
                 if packet.dts is None:
                     continue

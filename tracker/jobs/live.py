@@ -35,8 +35,8 @@ def camera_frames(index: int) -> Iterator[Frame]:
         capture.release()
 
 
-def file_frames(path: Path) -> Iterator[Frame]:
-    with VideoReader(path) as reader:
+def file_frames(path: Path, stream: int | None = None) -> Iterator[Frame]:
+    with VideoReader(path, stream) as reader:
         yield from reader
 
 

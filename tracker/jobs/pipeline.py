@@ -53,6 +53,7 @@ class PipelineConfig:
     # int8 where the weights and this CPU allow it, float elsewhere.
     precision: str = "auto"
     x264_preset: str = X264_PRESET  # overlay encoding speed: ultrafast ... veryslow (smaller files)
+    stream: int | None = None  # the input's video stream (ffprobe's numbering); None: default-marked, else largest
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ def run_video(
     sinks: list[Sink] = []
     writer: VideoWriter | None = None
     worker: InOrderWorker[tuple[Frame, list[FaceResult]]] | None = None
-    with VideoReader(source) as reader:
+    with VideoReader(source, config.stream) as reader:
         info = reader.info
         try:
             if outputs.csv:

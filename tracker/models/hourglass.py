@@ -7,6 +7,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from tracker.errors import InputError
 from tracker.markup import NUM_POINTS
 
 STEM_STRIDE = 4  # conv7x7/2 + max-pool/2: the hourglasses run at input_size / 4
@@ -115,7 +116,7 @@ class StackedHourglass(nn.Module):
 
     def check_num_stacks(self, num_stacks: int) -> int:
         if not 1 <= num_stacks <= self.config.num_stacks:
-            raise ValueError(f"num_stacks must be 1..{self.config.num_stacks}, got {num_stacks}")
+            raise InputError(f"num_stacks must be 1..{self.config.num_stacks}, got {num_stacks}")
         return num_stacks
 
     def forward(self, images: torch.Tensor, num_stacks: int | None = None) -> list[torch.Tensor]:

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from tracker.models.face_check import FaceCheck, FaceCheckConfig
@@ -29,6 +30,9 @@ class LandmarkModel:
     # Activation ranges for int8 CPU inference (``tracker.network.quantization``), from ``tracker quantize``.
     int8_ranges: dict[str, list[float]] | None = None
     face_check: FaceCheck | None = None  # p(face) from the heatmaps (``tracker train face-check``)
+    # (N, 2) mean signed error (x, y) of each point on the training faces, in crop sides, which the
+    # predictor subtracts (``tracker point-offsets``; docs/accuracy.md, "The horizontal bias").
+    point_offsets: np.ndarray | None = None
 
     @property
     def config(self) -> HourglassConfig:
@@ -59,6 +63,8 @@ def save_weights(path: str | os.PathLike[str], model: LandmarkModel, half: bool 
     if model.face_check is not None:
         payload["face_check_config"] = asdict(model.face_check.config)
         payload["face_check"] = _to_state(model.face_check, half)
+    if model.point_offsets is not None:
+        payload["point_offsets"] = np.asarray(model.point_offsets, dtype=np.float64).tolist()
     if model.int8_ranges is not None:
         payload["int8_ranges"] = {k: [float(v) for v in span] for k, span in model.int8_ranges.items()}
     path = Path(path)
@@ -90,7 +96,12 @@ def load_weights(path: str | os.PathLike[str], map_location: str | torch.device 
         face_check = FaceCheck(FaceCheckConfig(**payload["face_check_config"]))
         face_check.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["face_check"].items()})
         face_check.eval()
+    offsets = payload.get("point_offsets")
+    if offsets is not None:
+        offsets = np.asarray(offsets, dtype=np.float64)
+        if offsets.shape != (hourglass.config.num_points, 2) or not np.isfinite(offsets).all():
+            raise WeightsError(f"{path}: point offsets of shape {offsets.shape}, not ({hourglass.config.num_points}, 2) finite values")
     return LandmarkModel(
         hourglass.eval(), ghcu.eval() if ghcu is not None else None, dict(payload.get("meta", {})), payload.get("int8_ranges"),
-        face_check,
+        face_check, offsets,
     )

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 LOG_FLOOR = 1e-10  # keeps log() finite where a heatmap is (near) zero
 MAX_SUBPIXEL_SHIFT = 1.0  # a Taylor step further than one pixel means the quadratic model broke down
 # Width of the Gaussian that ``modulate`` smooths with: the training targets' (1 heatmap pixel in every
-# preset). On LFPW test it took the default model from 5.61 to 5.48 NME in float (see docs/accuracy.md).
+# preset); its effect is measured in docs/accuracy.md.
 MODULATION_SIGMA = 1.0
 
 

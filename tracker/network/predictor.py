@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from tracker.errors import InputError
 from tracker.geometry import FaceCrop, from_crop, levelled_crop, warp_image
 from tracker.network.dark_crops import equalise_if_dark
 from tracker.network.heatmaps import MODULATION_SIGMA, decode, heatmap_to_input
@@ -78,6 +79,8 @@ class LandmarkPredictor:
     ``int8`` runs the hourglass quantized to int8 (CPU, weights with int8 ranges; see
     ``tracker.network.quantization``).
     ``equalise_dark`` contrast-equalises crops darker than ``DARK_CROP_LUMA`` before the network.
+    The model's ``point_offsets`` (its mean signed error on its training faces) are subtracted from
+    every point, in crop coordinates.
     ``face_threads`` > 1 splits a batch of faces over that many threads (CPU: a batch-1 network uses
     one core well but two poorly, so two faces on two threads finish in about the time of one).
     """
@@ -88,7 +91,7 @@ class LandmarkPredictor:
         int8: bool = False, modulation_sigma: float | None = MODULATION_SIGMA, equalise_dark: bool = True,
     ) -> None:
         if face_threads < 1:
-            raise ValueError(f"face_threads must be at least 1, got {face_threads}")
+            raise InputError(f"face_threads must be at least 1, got {face_threads}")
         self.device = torch.device(device)
         self.face_threads = face_threads
         self.equalise_dark = equalise_dark
@@ -105,6 +108,8 @@ class LandmarkPredictor:
         self.hourglass: nn.Module = network if num_stacks is None else FirstStacks(network, num_stacks)
         self.ghcu = model.ghcu.to(self.device).eval() if (use_ghcu and model.ghcu is not None) else None
         self.face_check = model.face_check.to(self.device).eval() if model.face_check is not None else None
+        offsets = model.point_offsets if model.point_offsets is not None else np.zeros((self.num_points, 2))
+        self.point_offsets = torch.as_tensor(offsets * self.input_size, dtype=torch.float32, device=self.device)
         # the face score below which a crop is not a face: the face check's own, else the mean-peak rule
         self.face_threshold = model.face_check.config.threshold if model.face_check is not None else MIN_MEAN_PEAK
         image = to_network_input(np.zeros((1, self.input_size, self.input_size, 3), np.uint8))
@@ -144,6 +149,11 @@ class LandmarkPredictor:
         first = self._predict_chunk(crops[parts[0][0] : parts[0][-1] + 1])  # this thread takes a share too
         return CropPrediction.concat([first] + [f.result() for f in others])
 
+    def predict_warped(self, crops: np.ndarray) -> CropPrediction:
+        """Predict on (B, S, S, 3) uint8 crops warped to the input size, lit as the runtime lights them
+        (dark crops equalised): what ``predict`` does after warping."""
+        return self.predict_batch(np.stack([self._lit(c) for c in crops]))
+
     @torch.inference_mode()  # thread-local, so here rather than on predict_batch
     def _predict_chunk(self, crops: np.ndarray | torch.Tensor) -> CropPrediction:
         timer = self.timer
@@ -161,7 +171,8 @@ class LandmarkPredictor:
             with timer.stage("ghcu"):
                 unit = self.ghcu(heatmaps, heatmap_to_unit(points, self.heatmap_size))
                 points = unit_to_heatmap(unit, self.heatmap_size)
-        return CropPrediction(heatmap_to_input(points, self.heatmap_stride), confidence, heatmaps, face_score)
+        points = heatmap_to_input(points, self.heatmap_stride) - self.point_offsets
+        return CropPrediction(points, confidence, heatmaps, face_score)
 
     def predict(self, image: np.ndarray, crops: Sequence[FaceCrop], norm: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Landmarks in image pixels (F, N, 2) and confidences (F, N) for each crop of ``image``.
@@ -183,7 +194,7 @@ class LandmarkPredictor:
         if not crops:
             return FacePredictions(np.zeros((0, self.num_points, 2)), np.zeros((0, self.num_points)), np.zeros(0))
         if norm and self.num_points != NUM_POINTS:
-            raise ValueError(f"norm needs the {NUM_POINTS}-point markup's eyes; this model has {self.num_points} points")
+            raise InputError(f"norm needs the {NUM_POINTS}-point markup's eyes; this model has {self.num_points} points")
         out = self._predict_crops(images, crops)
         if norm:
             out = self._predict_crops(images, [levelled_crop(p) for p in out.points])

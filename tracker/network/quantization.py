@@ -18,6 +18,7 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
+from tracker.errors import InputError
 from tracker.models import LandmarkModel
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ def int8_available() -> bool:
 def use_int8(precision: str, model: LandmarkModel, device: torch.device) -> bool:
     """Whether ``precision`` (one of ``PRECISIONS``) means int8 for ``model`` on ``device``."""
     if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if precision == "auto":
         return device.type == "cpu" and model.int8_ranges is not None and int8_available()
     return precision == "int8"

@@ -73,7 +73,6 @@ class FaceResult:
     points: np.ndarray  # (N, 2) image pixels, smoothed if smoothing is on
     confidence: np.ndarray  # (N,)
     source: Source
-    raw_points: np.ndarray | None = None  # before smoothing
     face_score: float = float("nan")  # p(face) from the face check (mean heatmap peak without one)
 
     @property
@@ -122,7 +121,6 @@ class FaceTracker:
         self._idle_gap = 1  # ...and the wait after that one
         self._background: ThreadPoolExecutor | None = None
         self._detector_lock = threading.Lock()
-        self.detections_run = 0
 
     def close(self) -> None:
         """Stop the background detection thread and the predictor's face threads, if started."""
@@ -162,7 +160,6 @@ class FaceTracker:
         self._since_detection += 1
         if not self._detection_due(image):
             return detections
-        self.detections_run += 1
         self._since_detection = 0
         if self.config.detection_lag > 0 and self.tracks and not self._lost and self._pending is None:
             if self._background is None:
@@ -251,7 +248,7 @@ class FaceTracker:
     def _result(self, track: Track, source: Source) -> FaceResult:
         with self.timer.stage("smoothing"):
             smoothed = track.smoother(track.points, track.confidence) if self.config.smoothing else track.points
-        return FaceResult(track.face_id, smoothed, track.confidence, source, track.points, track.face_score)
+        return FaceResult(track.face_id, smoothed, track.confidence, source, track.face_score)
 
     @property
     def face_threshold(self) -> float:

@@ -1,0 +1,52 @@
+"""Each point's mean signed error on the training faces, stored with the weights and subtracted at run time.
+
+Flip augmentation mirrors every annotation's offset from the image content; where 300-W's annotations
+sit consistently right of the content, a network trained with flips learns the average of an offset and
+its mirror image, and predicts every face left of its annotation (docs/accuracy.md, "The horizontal
+bias"). The offset is measured in crop coordinates, so it rotates and scales with each crop.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
+
+from tracker.datasets import FaceSample, load_image_rgb
+from tracker.geometry import crop_from_points, to_crop
+from tracker.models import LandmarkModel
+from tracker.network.predictor import LandmarkPredictor
+
+BATCH = 32
+
+
+def crop_errors(predicted: np.ndarray, annotated: np.ndarray, input_size: int) -> np.ndarray:
+    """(N, 2) mean signed error (prediction - annotation) of (F, N, 2) crop-pixel points, in crop sides."""
+    return (np.asarray(predicted, np.float64) - np.asarray(annotated, np.float64)).mean(axis=0) / input_size
+
+
+def measure_on_crops(model: LandmarkModel, crops: np.ndarray, annotated: np.ndarray, device: str = "cpu") -> np.ndarray:
+    """Point offsets of ``model`` (its own offsets left out) from (F, S, S, 3) uint8 canonical crops at
+    the model's input size and their (F, N, 2) annotations in crop pixels."""
+    predictor = LandmarkPredictor(replace(model, point_offsets=None), device)
+    predicted = [
+        predictor.predict_warped(crops[start : start + BATCH]).points.cpu().numpy() for start in range(0, len(crops), BATCH)
+    ]
+    predictor.close()
+    return crop_errors(np.concatenate(predicted), annotated, model.config.input_size)
+
+
+def measure_on_faces(model: LandmarkModel, faces: Sequence[FaceSample], device: str = "cpu", int8: bool = False) -> np.ndarray:
+    """Point offsets of ``model`` on still faces, each framed by the canonical crop of its annotation;
+    ``int8``: measured with the int8 hourglass, as ``tracker run`` runs it on x86 CPUs."""
+    predictor = LandmarkPredictor(replace(model, point_offsets=None), device, freeze=True, int8=int8)
+    size = model.config.input_size
+    predicted, annotated = [], []
+    for start in range(0, len(faces), BATCH):
+        chunk = faces[start : start + BATCH]
+        crops = [crop_from_points(f.points) for f in chunk]
+        points, _ = predictor.predict_pairs([load_image_rgb(f.image_path) for f in chunk], crops)
+        predicted.extend(to_crop(p, c, size) for p, c in zip(points, crops))
+        annotated.extend(to_crop(f.points, c, size) for f, c in zip(chunk, crops))
+    predictor.close()
+    return crop_errors(np.stack(predicted), np.stack(annotated), size)
