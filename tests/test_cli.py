@@ -120,7 +120,7 @@ def test_installed_console_script_lists_plugins():
 
 @pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["train", "--help"], ["eval", "300w", "--help"],
                                   ["quantize", "--help"], ["pack-faces", "--help"], ["network-cost", "--help"],
-                                  ["face-check", "--help"], ["point-offsets", "--help"], ["eval", "detection", "--help"], ["eval", "crowd", "--help"]])
+                                  ["face-check", "--help"], ["point-offsets", "--help"], ["train-speed", "--help"], ["eval", "detection", "--help"], ["eval", "crowd", "--help"]])
 def test_help_imports_no_heavy_package(args):
     """Every --help answers from the command line's own modules: no PyTorch, OpenCV, PyAV, numpy."""
     code = ("import sys\nfrom tracker.cli import main\nsys.argv = ['tracker', *%r]\ntry:\n    main()\nexcept SystemExit as e:\n"
@@ -275,17 +275,21 @@ def _long_clip(path: Path, frames: int = 400) -> Path:
     return write_video(path, [np.roll(base, 3 * i, axis=1) for i in range(frames)])
 
 
-def _stop_after_start(cmd: list[str], signum: int, cwd: Path, wait_for: Path, timeout: float = 60.0):
-    """Run ``cmd`` and send ``signum`` once ``wait_for`` (a partial output) exists; returns the process."""
-    import signal as _signal  # noqa: F401  (the caller's signum)
+def _stop_after_start(cmd: list[str], signum: int, cwd: Path, wait_for: Path, timeout: float = 60.0, group: bool = False):
+    """Run ``cmd`` and send ``signum`` once ``wait_for`` (a partial output) exists, to its whole process
+    group with ``group`` (what a terminal's Ctrl-C does); returns the finished process and its pid."""
+    import os
     import time
 
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=group)
     deadline = time.monotonic() + timeout
     while not any(wait_for.parent.glob(wait_for.name)) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
     time.sleep(0.5)
-    proc.send_signal(signum)
+    if group:
+        os.killpg(proc.pid, signum)
+    else:
+        proc.send_signal(signum)
     stdout, stderr = proc.communicate(timeout=120)
     return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr), proc.pid
 
@@ -302,7 +306,10 @@ def test_a_signal_ends_one_video_with_one_line_and_no_partial_files(tmp_path, ti
     assert not leftovers(tmp_path) and not (tmp_path / "o.mp4").exists() and not (tmp_path / "o.csv").exists()
 
 
-def test_sigterm_to_a_batch_stops_its_workers_and_keeps_what_finished(tmp_path, blank_video, tiny_weights):
+@pytest.mark.parametrize("signame, code, word, group", [("SIGTERM", 143, "terminated", False), ("SIGINT", 130, "interrupted", True)])
+def test_a_signal_to_a_batch_stops_its_workers_and_keeps_what_finished(tmp_path, blank_video, tiny_weights, signame, code, word, group):
+    """SIGTERM to the parent (Slurm, Kubernetes), or Ctrl-C in a terminal (SIGINT to every process):
+    workers stop and clean up, the summary lists what finished, one line, no traceback."""
     import signal
     import time
 
@@ -310,9 +317,9 @@ def test_sigterm_to_a_batch_stops_its_workers_and_keeps_what_finished(tmp_path, 
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "tracker", "run", *map(str, videos), "--out-dir", str(out), "--workers", "2",
            "--weights", str(tiny_weights), "--quiet"]
-    proc, _ = _stop_after_start(cmd, signal.SIGTERM, tmp_path, out / ".long*.partial.mp4")
-    assert proc.returncode == 143, proc.stderr[-2000:]
-    assert "Traceback" not in proc.stderr and proc.stderr.strip().splitlines()[-1] == "terminated"
+    proc, _ = _stop_after_start(cmd, getattr(signal, signame), tmp_path, out / ".long*.partial.mp4", group=group)
+    assert proc.returncode == code, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr and proc.stderr.strip().splitlines()[-1] == word
     time.sleep(2.0)  # orphaned workers would go on writing their partial overlays meanwhile
     assert not leftovers(out)
     summary = list(csv.DictReader(open(out / "summary.csv")))

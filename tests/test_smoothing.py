@@ -2,7 +2,17 @@ import numpy as np
 from filterpy.common import Q_discrete_white_noise
 from filterpy.kalman import KalmanFilter
 
-from tracker.tracking.smoothing import BatchedKalman, LandmarkSmoother
+from tracker.tracking.smoothing import BatchedKalman, LandmarkSmoother, white_noise_acceleration
+
+
+def test_process_noise_is_filterpy_s_and_the_runtime_does_not_import_filterpy():
+    for var, dt in [(0.3, 1.0), (2.0, 0.5)]:
+        np.testing.assert_allclose(white_noise_acceleration(var, dt), Q_discrete_white_noise(dim=2, dt=dt, var=var))
+    import subprocess
+    import sys
+
+    code = "import sys, tracker.jobs.pipeline; print('filterpy' in sys.modules, 'scipy' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split() == ["False", "False"]
 
 
 def test_batched_filter_matches_filterpy_step_by_step():
@@ -15,7 +25,7 @@ def test_batched_filter_matches_filterpy_step_by_step():
         reference.append(kf)
     batched = BatchedKalman(np.array([5.0, -1.0]), np.array([2.0, 0.5]), np.array([3.0, 1.0]))
     for step in range(25):
-        q = Q_discrete_white_noise(dim=2, dt=1.0, var=0.3)
+        q = white_noise_acceleration(0.3)
         z, r = rng.normal(size=2) + step * 0.4, rng.uniform(0.5, 3.0, size=2)
         batched.predict(q)
         batched.update(z, r)

@@ -251,3 +251,12 @@ def test_coordinate_loss_pulls_each_heatmap_s_centre_of_mass_to_the_label():
         pred = (pred - 2.0 * grad).detach().requires_grad_(True)
     centre = local_soft_argmax(pred.detach(), points.round().long(), 2)
     assert (centre - local_soft_argmax(target, points.round().long(), 2)).abs().max() < 0.05
+
+
+def test_train_speed_times_every_arithmetic_of_each_preset():
+    from tracker.train.config import preset
+    from tracker.train.throughput import ARITHMETICS, training_throughput
+
+    table = training_throughput({"tiny": replace(preset("tiny"), coord_loss_weight=1.0)}, batch=2, steps=1, rounds=1)
+    assert set(table["tiny"]) == {a.name for a in ARITHMETICS}
+    assert all(rate > 0 for rate in table["tiny"].values())

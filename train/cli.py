@@ -202,6 +202,32 @@ def network_cost(
     typer.echo(format_table(rows, ("params_M", "heatmap", "ms_float", "ms_int8")))
 
 
+def train_speed(
+    presets: Annotated[list[str] | None, typer.Option("--preset", help="preset(s) to time (repeatable)")] = None,
+    batch: Annotated[int, typer.Option(min=1)] = 16,
+    steps: Annotated[int, typer.Option(min=1, help="steps per timing")] = 6,
+    rounds: Annotated[int, typer.Option(min=1, help="interleaved rounds (the best counts)")] = 2,
+    threads: Annotated[int, typer.Option(min=1, help="PyTorch CPU threads")] = 2,
+) -> None:
+    """Training samples/s of each preset's hourglass step (its losses, RMSprop) on this CPU: fp32,
+    channels-last, bf16 autocast and both; random data, so it times arithmetic, not learning."""
+    import torch
+
+    from tracker.eval.report import format_table
+    from tracker.train.config import preset as make_preset
+    from tracker.train.precision import bf16_native
+    from tracker.train.throughput import ARITHMETICS, training_throughput
+
+    torch.set_num_threads(threads)
+    try:
+        configs = {name: make_preset(name) for name in presets or ["compact", "compact-long-coord"]}
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from None
+    table = training_throughput(configs, batch, steps, rounds)
+    typer.echo(f"batch {batch}, {threads} thread(s); native bf16 on this CPU: {bf16_native(torch.device('cpu'))}")
+    typer.echo(format_table({n: {k: round(v, 1) for k, v in r.items()} for n, r in table.items()}, tuple(a.name for a in ARITHMETICS)))
+
+
 def quantize(
     root: Annotated[Path, typer.Option(help="300-W root: calibration faces from its training split")],
     out: Annotated[Path, typer.Option(help="weights file to write (may be the input)")],

@@ -1,9 +1,11 @@
 """Temporal smoothing of one face's landmarks with constant-velocity Kalman filters.
 
 Every coordinate is an independent filterpy-style filter (state: position, velocity; the process
-noise from ``filterpy.common.Q_discrete_white_noise``), run batched over all coordinates with 2x2
-covariances instead of one dense 272-state filter (which costs ~45 ms a frame on a laptop CPU).
-Tests check it against ``filterpy.kalman.KalmanFilter`` step by step.
+noise of a discrete white-noise acceleration, ``white_noise_acceleration``), run batched over all
+coordinates with 2x2 covariances instead of one dense 272-state filter. Tests check it against
+``filterpy.kalman.KalmanFilter`` step by step, and the process noise against
+``filterpy.common.Q_discrete_white_noise``; the runtime does not import filterpy, which pulls in SciPy
+and costs start-up time.
 
 Each point's measurement noise grows as its heatmap confidence falls, so sure points follow the
 network and unsure ones lean on the motion model. Noise levels are relative to the face size, so
@@ -15,7 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from filterpy.common import Q_discrete_white_noise
+
+
+def white_noise_acceleration(var: float, dt: float = 1.0) -> np.ndarray:
+    """Process noise (2x2) of a constant-velocity state [position, velocity] driven by a piecewise-constant
+    white-noise acceleration of variance ``var`` (filterpy's ``Q_discrete_white_noise(dim=2)``)."""
+    return var * np.array([[dt**4 / 4, dt**3 / 2], [dt**3 / 2, dt**2]])
 
 
 @dataclass(frozen=True)
@@ -83,7 +90,7 @@ class LandmarkSmoother:
         if self.filter is None:
             self.filter = BatchedKalman(z, r, (cfg.initial_velocity_std * size) ** 2)
             return points.copy()
-        q = Q_discrete_white_noise(dim=2, dt=1.0, var=(cfg.acceleration_std * size) ** 2)
+        q = white_noise_acceleration((cfg.acceleration_std * size) ** 2)
         self.filter.predict(q)
         self.filter.update(z, r)
         return self.filter.x[:, 0].reshape(-1, 2).copy()
