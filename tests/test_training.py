@@ -233,6 +233,8 @@ def test_ema_weights_are_what_is_validated_searched_and_exported(tmp_path):
     assert all(torch.allclose(exported[k], average[k].half().float(), atol=1e-3) for k in floats)
     assert any(not torch.allclose(average[k], raw[k]) for k in floats)  # the average lags the trained weights
     assert trainer.network is trainer.ema.module
+    latest = load_weights(tmp_path / "run" / "weights" / "latest.pt").hourglass.state_dict()  # written every epoch
+    assert all(torch.equal(latest[k], exported[k]) for k in floats)
 
 
 def test_coordinate_loss_pulls_each_heatmap_s_centre_of_mass_to_the_label():

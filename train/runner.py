@@ -498,6 +498,8 @@ class Trainer:
             self.state.history.append(record)
             self._log(record)
             self.save_checkpoint(optimizer)
+            if hourglass_stage:
+                self.export("latest", with_ghcu=False)  # the network as it stands, for checks while a long run goes on
         self._finish_stage(stage)
         return True
 
