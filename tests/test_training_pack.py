@@ -127,3 +127,14 @@ def test_the_cuda_code_paths_bf16_autocast_and_channels_last_run_on_the_cpu(w300
     trainer.teacher.to(memory_format=torch.channels_last)
     results = trainer.run()
     assert set(results) == {"HG", "HG+SA", "HG+SA+GHCU"} and all(np.isfinite(v) for v in results.values())
+
+
+def test_one_stretched_epoch_does_not_stop_a_time_budgeted_run(w300, tmp_path):
+    """A run paused during an epoch (one very long epoch in the log) still fits epochs of its usual length."""
+    cfg = preset("tiny")
+    train, val = faces_to_splits(cfg, load_split(w300, "train").faces, [])
+    trainer = Trainer(cfg, train, val, tmp_path / "run", torch.device("cpu"), deadline=time.monotonic() + 60)
+    trainer.state.history = [{"stage": "baseline", "seconds": s} for s in (2.0, 3.0, 5000.0)]
+    assert not trainer._out_of_time("baseline")
+    trainer.state.history.append({"stage": "baseline", "seconds": 4000.0})
+    assert trainer._out_of_time("baseline")

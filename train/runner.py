@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 FIGURE_FACES = 4
 SEARCH_BATCH = 32
+RECENT_EPOCHS = 3  # epochs whose median length predicts the next one's, for the time budget
 FIT_CHECK_FACES = 224  # training faces scored each epoch (as many as LFPW test has)
 
 
@@ -504,11 +505,12 @@ class Trainer:
         return True
 
     def _out_of_time(self, stage: str) -> bool:
-        """Whether the next epoch of ``stage``, as long as its last one, would end after the deadline."""
+        """Whether the next epoch of ``stage``, as long as its recent ones (the median of the last
+        ``RECENT_EPOCHS``: one epoch stretched by a pause does not count), would end after the deadline."""
         if self.deadline is None:
             return False
-        last = [r["seconds"] for r in self.state.history if r["stage"] == stage]
-        expected = last[-1] if last else 0.0
+        last = [r["seconds"] for r in self.state.history if r["stage"] == stage][-RECENT_EPOCHS:]
+        expected = float(np.median(last)) if last else 0.0
         if time.monotonic() + expected <= self.deadline:
             return False
         log.info("time budget reached before %s epoch %d; re-run the same command to resume", stage, self.state.epoch)
