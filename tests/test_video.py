@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import write_video
-from tests.videos import grayscale_video, mjpeg_with_corrupt_frame, video_with_audio, zero_frame_video
+from tests.videos import grayscale_video, mjpeg_with_corrupt_frame, two_video_streams, video_with_audio, zero_frame_video
 from tracker.io.video import VideoError, VideoReader, VideoWriter, _rotate, count_frames
 
 
@@ -96,32 +96,11 @@ def test_rotation_metadata_is_applied_counter_clockwise():
     assert np.array_equal(_rotate(image, 360), image)
 
 
-def _two_video_streams(path, default_second: bool = True):
-    """Stream 0: a small 32x24 test pattern; stream 1: the 64x48 picture (marked default if asked)."""
-    with av.open(str(path), "w") as out:
-        small = out.add_stream("libx264", rate=10)
-        small.width, small.height, small.pix_fmt = 32, 24, "yuv420p"
-        big = out.add_stream("libx264", rate=10)
-        big.width, big.height, big.pix_fmt = 64, 48, "yuv420p"
-        small.disposition = av.stream.Disposition(0)
-        big.disposition = av.stream.Disposition.default if default_second else av.stream.Disposition(0)
-        for i in range(5):
-            for stream, (h, w) in ((small, (24, 32)), (big, (48, 64))):
-                frame = av.VideoFrame.from_ndarray(np.full((h, w, 3), 30 * i, np.uint8), format="rgb24")
-                frame.pts = i
-                for packet in stream.encode(frame):
-                    out.mux(packet)
-        for stream in (small, big):
-            for packet in stream.encode():
-                out.mux(packet)
-    return path
-
-
 @pytest.mark.parametrize("default_second", [True, False])
 def test_the_default_video_stream_is_read_else_the_largest_and_stream_chooses(tmp_path, default_second):
     from tracker.io.video import VideoError, VideoReader
 
-    path = _two_video_streams(tmp_path / "two.mkv", default_second)
+    path = two_video_streams(tmp_path / "two.mkv", default_second)
     with VideoReader(path) as reader:
         assert (reader.info.width, reader.info.height) == (64, 48)  # marked default, or the largest
     with VideoReader(path, stream=0) as reader:
@@ -135,7 +114,7 @@ def test_run_takes_the_stream_option(tmp_path, tiny_weights):
 
     from tracker.cli import app
 
-    path = _two_video_streams(tmp_path / "two.mkv")
+    path = two_video_streams(tmp_path / "two.mkv")
     runner = CliRunner()
     result = runner.invoke(app, ["run", str(path), "--out", str(tmp_path / "o.mp4"), "--stream", "0", "--weights", str(tiny_weights), "--quiet"])
     assert result.exit_code == 0, result.output

@@ -81,3 +81,24 @@ def video_with_audio(path: Path, frames: int = 10, rate: int = 10, audio_codec: 
             for packet in stream.encode():
                 out.mux(packet)
     return path
+
+
+def two_video_streams(path, default_second: bool = True):
+    """Stream 0: a small 32x24 test pattern; stream 1: the 64x48 picture (marked default if asked)."""
+    with av.open(str(path), "w") as out:
+        small = out.add_stream("libx264", rate=10)
+        small.width, small.height, small.pix_fmt = 32, 24, "yuv420p"
+        big = out.add_stream("libx264", rate=10)
+        big.width, big.height, big.pix_fmt = 64, 48, "yuv420p"
+        small.disposition = av.stream.Disposition(0)
+        big.disposition = av.stream.Disposition.default if default_second else av.stream.Disposition(0)
+        for i in range(5):
+            for stream, (h, w) in ((small, (24, 32)), (big, (48, 64))):
+                frame = av.VideoFrame.from_ndarray(np.full((h, w, 3), 30 * i, np.uint8), format="rgb24")
+                frame.pts = i
+                for packet in stream.encode(frame):
+                    out.mux(packet)
+        for stream in (small, big):
+            for packet in stream.encode():
+                out.mux(packet)
+    return path
