@@ -12,8 +12,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from tracker.datasets import FaceSample, load_image_rgb
-from tracker.geometry import crop_from_points, to_crop
+from tracker.datasets import FaceSample, protocol_crop
+from tracker.eval.still import predict_faces
+from tracker.geometry import to_crop
 from tracker.models import LandmarkModel
 from tracker.network.predictor import LandmarkPredictor
 
@@ -37,16 +38,13 @@ def measure_on_crops(model: LandmarkModel, crops: np.ndarray, annotated: np.ndar
 
 
 def measure_on_faces(model: LandmarkModel, faces: Sequence[FaceSample], device: str = "cpu", int8: bool = False) -> np.ndarray:
-    """Point offsets of ``model`` on still faces, each framed by the canonical crop of its annotation;
-    ``int8``: measured with the int8 hourglass, as ``tracker run`` runs it on x86 CPUs."""
+    """Point offsets of ``model`` on still faces, framed as the still protocols frame them
+    (``tracker.eval.still``); ``int8``: measured with the int8 hourglass, as ``tracker run`` runs it on x86 CPUs."""
     predictor = LandmarkPredictor(replace(model, point_offsets=None), device, freeze=True, int8=int8)
     size = model.config.input_size
-    predicted, annotated = [], []
-    for start in range(0, len(faces), BATCH):
-        chunk = faces[start : start + BATCH]
-        crops = [crop_from_points(f.points) for f in chunk]
-        points, _ = predictor.predict_pairs([load_image_rgb(f.image_path) for f in chunk], crops)
-        predicted.extend(to_crop(p, c, size) for p, c in zip(points, crops))
-        annotated.extend(to_crop(f.points, c, size) for f, c in zip(chunk, crops))
+    image_points = predict_faces(predictor, faces)
     predictor.close()
-    return crop_errors(np.stack(predicted), np.stack(annotated), size)
+    crops = [protocol_crop(f) for f in faces]
+    predicted = np.stack([to_crop(p, c, size) for p, c in zip(image_points, crops)])
+    annotated = np.stack([to_crop(f.points, c, size) for f, c in zip(faces, crops)])
+    return crop_errors(predicted, annotated, size)
