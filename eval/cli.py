@@ -198,6 +198,57 @@ def make_sequences_cmd(
         typer.echo(f"wrote {len(made)} sequences of {frames} frames to {out}")
 
 
+@app.command("pose")
+def pose_cmd(
+    video: Annotated[Path | None, typer.Option(help="an unannotated video: roll against the tracked eye line, raw vs smoothed steadiness")] = None,
+    sequences: Annotated[Path | None, typer.Option(help="300-VW-layout sequences (e.g. from make-sequences): roll against the annotated eye line")] = None,
+    w300_root: Annotated[Path | None, typer.Option(help="300-W root: |yaw| of a subset's faces and of their mirror images")] = None,
+    subset: Annotated[str, typer.Option(help="the 300-W subset for --w300-root")] = "lfpw_test",
+    figure: Annotated[Path | None, typer.Option(help="write the convention picture (docs/pose.md) here")] = None,
+    weights: WeightsOpt = None, device: DeviceOpt = "auto", json: JsonOpt = None,
+) -> None:
+    """Head pose on real faces: roll vs the eye line, the yaw sign under mirroring, frontal faces' yaw,
+    and the smoothed pose's steadiness against the raw pose's."""
+    from tracker.detection import create_detector
+    from tracker.eval.pose import convention_figure, pose_on_video, roll_on_sequences, time_pose, yaw_on_stills
+    from tracker.eval.protocols import make_predictor
+    from tracker.eval.report import format_table, write_json
+    from tracker.timing import StageTimer
+    from tracker.tracking.face_tracker import FaceTracker, TrackerConfig
+
+    result: dict[str, Any] = {"protocol": "pose"}
+    with user_errors((ImportError,)):
+        if not any((video, sequences, w300_root, figure)):
+            raise InputError("give at least one of --video, --sequences, --w300-root, --figure")
+        predictor = make_predictor(weights, True, device)
+        if figure is not None:
+            convention_figure(figure)
+            typer.echo(f"wrote {figure}")
+        if sequences is not None:
+            rows = roll_on_sequences(sequences, lambda: FaceTracker(predictor, create_detector(), TrackerConfig()))
+            result["sequences"] = rows
+            typer.echo(f"\nroll vs the annotated eye line, {sequences}")
+            typer.echo(format_table(rows, ("frames", "median_roll_gap_deg")))
+        if video is not None:
+            tracker = FaceTracker(predictor, create_detector(), TrackerConfig(), timer=StageTimer())
+            result["video"] = pose_on_video(video, tracker)
+            tracker.close()
+            gap = result["video"]["roll_vs_tracked_eye_line"]
+            typer.echo(f"\n{video.name}: roll vs the tracked points' eye line, median {gap['median_gap_deg']:.2f} deg over {gap['faces']} faces")
+            typer.echo("frame-to-frame change of the pose (largest of yaw, pitch, roll; degrees)")
+            typer.echo(format_table(result["video"]["frame_to_frame"], ("pairs", "median_change_deg", "mean_change_deg")))
+            typer.echo(f"pose stage in the tracker: {result['video']['pose_ms_per_face']:.3f} ms per face (fit and smoothing, "
+                       "wall time beside the tracker's other threads)")
+        result["pose_ms_per_face"] = time_pose()
+        typer.echo(f"\npose fit and smoothing alone: {result['pose_ms_per_face']:.3f} ms per face (500 synthetic frames, one thread)")
+        if w300_root is not None:
+            result["stills"] = yaw_on_stills(w300_root, subset, predictor)
+            typer.echo(f"\n300-W {subset}")
+            typer.echo(format_table({subset: result["stills"]}, tuple(k for k in result["stills"] if k != "subset")))
+        if json:
+            write_json(json, result)
+
+
 @app.command("steadiness")
 def steadiness_cmd(
     video: Annotated[Path, typer.Argument(help="an unannotated video with faces")],
@@ -370,7 +421,12 @@ def speed(
         typer.echo("\nms per frame in each stage (stages in other threads overlap, so they sum past the wall time)")
         typer.echo(format_table({n: {s: r["stage_ms"].get(s) for s in stages} for n, r in main_rows.items()}, tuple(stages)))
         if network := result["network_ms_per_face"]:
-            typer.echo("\nhourglass alone, ms per face (frozen, batch 1, one PyTorch thread; median of interleaved rounds)")
-            typer.echo(format_table({p: {"ms_per_face": ms, "vs_float": network["float"] / ms} for p, ms in network.items()}, ("ms_per_face", "vs_float")))
+            typer.echo("\nper face: network, heatmap decoding, face check, GHCU (batch 1, one thread; median of interleaved rounds)")
+            onnx = network["onnxruntime float"]
+            typer.echo(format_table({p: {"ms_per_face": ms, "vs_onnxruntime": onnx / ms} for p, ms in network.items()}, ("ms_per_face", "vs_onnxruntime")))
+        if processes := result["whole_process"]:
+            typer.echo(f"\nwhole process, start-up included (fresh Python processes, interleaved; median of {repeats})")
+            processes = {n: {**r, "runs_seconds": " ".join(f"{v:.2f}" for v in r["runs_seconds"])} for n, r in processes.items()}
+            typer.echo(format_table(processes, ("seconds", "fps", "vs_plain_dlib", "runs_seconds")))
         if json:
             write_json(json, result)

@@ -14,15 +14,12 @@ from tracker.eval.steadiness import video_jitter
 from tracker.eval.still import predict_faces
 from tracker.datasets.vw300 import find_sequences
 from tracker.detection import create_detector
-from tracker.network.devices import resolve_device
 from tracker.geometry import crop_from_points
-from tracker.jobs.pipeline import PipelineConfig, build_tracker
-from tracker.network.predictor import LandmarkPredictor
-from tracker.network.quantization import use_int8
+from tracker.jobs.pipeline import PipelineConfig, build_predictor, build_tracker
+from tracker.network.crop_predictor import CropPredictor
 from tracker.detection.base import iou
 from tracker.tracking.face_tracker import FaceTracker, crop_box
 from tracker.io.video import VideoReader
-from tracker.network.weights_registry import load_model
 
 
 def _pct(values: np.ndarray) -> float | None:
@@ -36,7 +33,7 @@ def _dlib_face(faces: list[np.ndarray], gt: np.ndarray) -> np.ndarray | None:
     return best if best is not None and iou(box, crop_box(crop_from_points(best))) > 0 else None
 
 
-def compare_stills(root: Path, predictor: LandmarkPredictor, peer: DlibPeer) -> dict[str, dict[str, Any]]:
+def compare_stills(root: Path, predictor: CropPredictor, peer: DlibPeer) -> dict[str, dict[str, Any]]:
     """Common-subset faces: ours with the protocol box; dlib with its own detector (misses counted)."""
     from tracker.datasets import load_image_rgb, w300
 
@@ -100,10 +97,8 @@ def compare_video(path: Path, tracker: FaceTracker, peer: DlibPeer) -> dict[str,
 
 def run_comparison(w300_root: Path | None, sequences: Path | None, video: Path | None, weights: Path | None,
                    device: str, upsample: int) -> dict[str, Any]:
-    dev = resolve_device(device)
     config = PipelineConfig(weights=weights, device=device)
-    model = load_model(weights, str(dev))
-    predictor = LandmarkPredictor(model, dev, freeze=True, int8=use_int8(config.precision, model, dev))
+    predictor = build_predictor(config)
     peer = DlibPeer(upsample)
 
     def make_tracker() -> FaceTracker:

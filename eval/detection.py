@@ -19,7 +19,7 @@ from tracker.datasets import FaceSample, load_image_rgb
 from tracker.detection import Detection, FaceDetector
 from tracker.geometry import FaceCrop, apply_affine, levelled_crop
 from tracker.detection.base import iou
-from tracker.network.predictor import LandmarkPredictor
+from tracker.network.crop_predictor import CropPredictor
 from tracker.tracking.face_tracker import crop_box
 
 CANVAS = (640, 360)  # (w, h): the frame size of the benchmark images, a typical webcam / 360p video
@@ -245,7 +245,7 @@ class CheckedSearch:
     """What the tracker keeps of an exhaustive search, the one it makes while it tracks no face: the
     detector's faces (``exhaustive``) whose refined crops the face check accepts."""
 
-    def __init__(self, detector: FaceDetector, predictor: LandmarkPredictor) -> None:
+    def __init__(self, detector: FaceDetector, predictor: CropPredictor) -> None:
         self.detector = detector
         self.predictor = predictor
         self.calibration = detector.calibration

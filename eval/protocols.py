@@ -12,30 +12,27 @@ from tracker.eval.report import format_table, summarise
 from tracker.eval.still import predict_faces, still_errors
 from tracker.defaults import DEFAULT_DETECTOR
 from tracker.detection import create_detector
-from tracker.network.devices import resolve_device
-from tracker.network.predictor import LandmarkPredictor
-from tracker.network.quantization import use_int8
+from tracker.jobs.pipeline import PipelineConfig, build_predictor
+from tracker.network.crop_predictor import CropPredictor
 from tracker.tracking.face_tracker import FaceTracker, TrackerConfig
-from tracker.network.weights_registry import load_model
 
 log = logging.getLogger(__name__)
 
 def make_predictor(
     weights: Path | None, ghcu: bool, device: str, flip_test: bool = False, stacks: int | None = None,
     precision: str = "auto",
-) -> LandmarkPredictor:
-    """The predictor ``tracker run`` would use for these settings (frozen; int8 where ``auto`` picks it)."""
-    dev = resolve_device(device)
-    model = load_model(weights, str(dev))
-    if ghcu and model.ghcu is None:
+) -> CropPredictor:
+    """The predictor ``tracker run`` would use for these settings (ONNX Runtime on a CPU, PyTorch on a GPU
+    or for int8)."""
+    config = PipelineConfig(weights=weights, device=device, ghcu=ghcu, flip_test=flip_test, num_stacks=stacks, precision=precision)
+    predictor = build_predictor(config)
+    if ghcu and not predictor.has_ghcu:
         log.warning("these weights have no GHCU; evaluating the hourglass alone")
-    return LandmarkPredictor(
-        model, dev, use_ghcu=ghcu, flip_test=flip_test, freeze=True, num_stacks=stacks, int8=use_int8(precision, model, dev),
-    )
+    return predictor
 
 
 def evaluate_300w(
-    root: Path, subset: str, predictor: LandmarkPredictor, norm: bool = False, mirror: bool = False,
+    root: Path, subset: str, predictor: CropPredictor, norm: bool = False, mirror: bool = False,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray], str]:
     """``mirror``: every face mirrored left-right, annotations with it (a check of the annotations'
     horizontal convention: a shift that belongs to the annotations changes sign there)."""
@@ -59,7 +56,7 @@ def video_table(result: dict[str, Any]) -> str:
 
 
 def evaluate_300vw(
-    root: Path, category: str, videos: str | None, predictor: LandmarkPredictor, tracking: TrackerConfig,
+    root: Path, category: str, videos: str | None, predictor: CropPredictor, tracking: TrackerConfig,
     init: str, detector: str = DEFAULT_DETECTOR,
 ) -> tuple[dict[str, Any], list[str]]:
     from tracker.eval.video import evaluate_sequence
@@ -83,7 +80,7 @@ def evaluate_300vw(
         groups = {str(c): list(vw300.CATEGORIES[c]) for c in cats}
     if not sequences:
         raise FileNotFoundError(f"no 300-VW sequences (vid.avi or imgs/ with annot/) found under {root}")
-    dev = predictor.device
+    dev = predictor.device_type
 
     def make_tracker() -> FaceTracker:
         return FaceTracker(predictor, create_detector(detector), tracking)
@@ -105,7 +102,7 @@ def evaluate_300vw(
             per_category[group] = {**summarise(errs, "nme_io", "n_frames"), "n_stray": sum(r.stray_frames for r in present)}
     overall = {k: np.concatenate(v) for k, v in all_errors.items()}
     result = {
-        "protocol": "300vw", "category": videos or category, "init": init, "device": str(dev),
+        "protocol": "300vw", "category": videos or category, "init": init, "device": dev,
         **summarise(overall, "nme_io", "n_frames"), "n_stray": sum(r.stray_frames for r in by_name.values()), "per_category": per_category, "per_video": per_video,
         "absent": absent,
     }

@@ -8,10 +8,13 @@ both sides alike; speeds are given as ratios to dlib measured in the same run.
 from __future__ import annotations
 
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +22,19 @@ import numpy as np
 import torch
 
 from tracker.detection import HaarDetector, HaarSettings, register_detector
-from tracker.network.devices import resolve_device
-from tracker.jobs.pipeline import FrameTracker, PipelineConfig, RunOutputs, run_video
+from tracker.io.video import VideoReader
+from tracker.jobs.pipeline import FrameTracker, PipelineConfig, RunOutputs, build_predictor, run_video
+from tracker.network.crop_predictor import CropPredictor
+from tracker.network.devices import resolve_device_name
 from tracker.network.predictor import LandmarkPredictor, to_network_input
 from tracker.models import LandmarkModel, StackedHourglass
 from tracker.models.hourglass import FirstStacks, HourglassConfig
-from tracker.network.quantization import calibrate, int8_available, use_int8
+from tracker.network.quantization import calibrate, int8_available
 from tracker.timing import StageTimer
 from tracker.tracking.face_tracker import TrackerConfig
 from tracker.network.weights_registry import load_model
 
-STAGES = ("decode", "detect", "crop", "hourglass", "heatmap decode", "face check", "ghcu", "landmarks", "smoothing", "draw", "encode", "outputs")
+STAGES = ("decode", "detect", "crop", "network", "hourglass", "heatmap decode", "face check", "ghcu", "landmarks", "smoothing", "pose", "draw", "encode", "outputs")
 UNOPTIMISED_DETECTOR = "haar-every-angle"
 NETWORK_ROUNDS = 10
 NETWORK_CALLS_PER_ROUND = 10
@@ -54,18 +59,20 @@ def settings_before_speed_work(config: PipelineConfig) -> PipelineConfig:
     """
     register_detector(UNOPTIMISED_DETECTOR, lambda: HaarDetector(HaarSettings(retries_in_a_row=2, retry_max_side=HaarSettings.max_side)))
     return replace(
-        config, freeze=False, threads=False, torch_threads=None, x264_preset="veryfast", detector=UNOPTIMISED_DETECTOR,
+        config, freeze=False, threads=False, network_threads=None, x264_preset="veryfast", detector=UNOPTIMISED_DETECTOR,
         precision="float", face_threads=1,
         tracking=replace(config.tracking, redetect_every=15, search_every=1, detection_lag=0),
     )
 
 
-def variants(config: PipelineConfig) -> dict[str, PipelineConfig]:
-    """The speed/accuracy knobs of ``tracker run``, each changed alone from ``config``."""
+def variants(config: PipelineConfig, int8: bool = False) -> dict[str, PipelineConfig]:
+    """The speed/accuracy knobs of ``tracker run``, each changed alone from ``config``; ``int8`` adds
+    ``--precision int8`` (weights calibrated by ``tracker quantize``)."""
     unoptimised = settings_before_speed_work(config)
+    int8_row = {"--precision int8 (PyTorch int8, the CPU default before ONNX Runtime)": replace(config, precision="int8")}
     return {
         "defaults (timed again beside the knobs)": config,
-        "--precision float": replace(config, precision="float"),
+        **(int8_row if int8 else {}),
         "--face-threads 1": replace(config, face_threads=1),
         "--no-ghcu": replace(config, ghcu=False),
         "--stacks 1": replace(config, num_stacks=1),
@@ -74,6 +81,7 @@ def variants(config: PipelineConfig) -> dict[str, PipelineConfig]:
         "--redetect-every 15": replace(config, tracking=replace(config.tracking, redetect_every=15)),
         "--search-every 1": replace(config, tracking=replace(config.tracking, search_every=1)),
         "--no-smooth": replace(config, tracking=replace(config.tracking, smoothing=False)),
+        "no head pose (TrackerConfig(pose=False))": replace(config, tracking=replace(config.tracking, pose=False)),
         "--x264-preset veryfast": replace(config, x264_preset="veryfast"),
         "before the speed work (eager float, no threads, search every frame)": unoptimised,
     }
@@ -118,20 +126,26 @@ def time_pipelines(
 def time_network(
     weights: Path | None, rounds: int = NETWORK_ROUNDS, calls: int = NETWORK_CALLS_PER_ROUND,
 ) -> dict[str, float]:
-    """Median ms per face of the hourglass alone (frozen, batch 1, one PyTorch thread) in each precision
-    the weights allow, interleaved: the like-for-like network cost, whatever faces a clip's tracks keep."""
+    """Median ms per face of the whole per-crop computation (network, heatmap decoding, face check, GHCU;
+    batch 1, one thread) on each CPU runtime the weights allow, interleaved: the like-for-like network
+    cost, whatever faces a clip's tracks keep. ONNX Runtime float is what ``tracker run`` runs."""
     model = load_model(weights)
-    cpu = torch.device("cpu")
-    precisions = ["float"] + (["int8"] if use_int8("auto", model, cpu) else [])
-    networks = {p: LandmarkPredictor(model, cpu, use_ghcu=False, freeze=True, int8=p == "int8").hourglass for p in precisions}
-    return _time_interleaved(networks, model.config.input_size, rounds, calls)
+    predictors: dict[str, CropPredictor] = {
+        "onnxruntime float": build_predictor(PipelineConfig(weights=weights, device="cpu")),
+        "pytorch float (TorchScript)": LandmarkPredictor(model, "cpu", freeze=True),
+    }
+    if model.int8_ranges is not None and int8_available():
+        predictors["pytorch int8 (TorchScript, fbgemm)"] = LandmarkPredictor(model, "cpu", freeze=True, int8=True)
+    crop = np.random.default_rng(0).integers(0, 255, (1, model.config.input_size, model.config.input_size, 3), dtype=np.uint8)
+    return time_interleaved({name: partial(p.predict_batch, crop) for name, p in predictors.items()}, rounds, calls)
 
 
 def time_architectures(
     configs: dict[str, HourglassConfig], rounds: int = NETWORK_ROUNDS, calls: int = NETWORK_CALLS_PER_ROUND,
 ) -> dict[str, dict[str, float]]:
-    """Like ``time_network`` for untrained architectures (random weights; int8 ranges from random
-    input, which sets the arithmetic, not the accuracy): ms per face, float and int8, interleaved."""
+    """Like ``time_network`` for untrained architectures, the hourglass alone on PyTorch (random weights;
+    int8 ranges from random input, which sets the arithmetic, not the accuracy): ms per face, float and
+    int8, interleaved."""
     networks = {}
     rng = torch.Generator().manual_seed(0)
     for name, config in configs.items():
@@ -142,37 +156,60 @@ def time_architectures(
         if int8_available():
             batches = [torch.randn(8, 3, size, size, generator=rng) for _ in range(2)]
             model.int8_ranges = calibrate(FirstStacks(network, config.num_stacks), batches)
+        image = to_network_input(np.random.default_rng(0).integers(0, 255, (1, size, size, 3), dtype=np.uint8))
         for precision in ("float", "int8") if model.int8_ranges is not None else ("float",):
             predictor = LandmarkPredictor(model, "cpu", use_ghcu=False, freeze=True, int8=precision == "int8")
-            networks[(name, precision)] = (predictor.hourglass, size)
-    timed = _time_interleaved({k: v[0] for k, v in networks.items()}, {k: v[1] for k, v in networks.items()}, rounds, calls)
+            networks[(name, precision)] = partial(predictor.hourglass, image)
+    timed = time_interleaved(networks, rounds, calls)
     result: dict[str, dict[str, float]] = {name: {} for name in configs}
     for (name, precision), ms in timed.items():
         result[name][precision] = ms
     return result
 
 
-def _time_interleaved(networks: dict, sizes: int | dict, rounds: int, calls: int) -> dict:
-    """Median ms per call of each network on one random face, one PyTorch thread, rounds interleaved."""
-    rng = np.random.default_rng(0)
-    inputs = {k: to_network_input(rng.integers(0, 255, (1, s, s, 3), dtype=np.uint8))
-              for k, s in ((k, sizes if isinstance(sizes, int) else sizes[k]) for k in networks)}
+def time_interleaved(calls: dict[Any, Callable[[], Any]], rounds: int, per_round: int) -> dict[Any, float]:
+    """Median ms per call of each function, one PyTorch thread, rounds interleaved."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    times: dict = {k: [] for k in networks}
+    times: dict = {k: [] for k in calls}
     try:
         with torch.inference_mode():
             for _ in range(rounds):
-                for name, network in networks.items():
-                    x = inputs[name]
-                    network(x)  # warm
+                for name, call in calls.items():
+                    call()  # warm
                     start = time.perf_counter()
-                    for _ in range(calls):
-                        network(x)
-                    times[name].append(1e3 * (time.perf_counter() - start) / calls)
+                    for _ in range(per_round):
+                        call()
+                    times[name].append(1e3 * (time.perf_counter() - start) / per_round)
     finally:
         torch.set_num_threads(threads)
     return {name: statistics.median(values) for name, values in times.items()}
+
+
+def time_processes(video: Path, repeats: int, weights: Path | None = None) -> dict[str, dict[str, Any]]:
+    """Whole-process frames/s, start-up included: ``tracker run VIDEO --out`` against the plain dlib script
+    (``tracker.eval.plain_dlib``), each a fresh Python process, interleaved; median of ``repeats``."""
+    frames = VideoReader(video).info.frame_count or 0
+    weights_args = ["--weights", str(weights)] if weights else []
+    commands = {  # each given the overlay path to write
+        "tracker run (whole process)": lambda out: [sys.executable, "-m", "tracker", "run", str(video), "--out", out, "--quiet", *weights_args],
+        "plain dlib script (whole process)": lambda out: [sys.executable, "-m", "tracker.eval.plain_dlib", str(video), out],
+    }
+    seconds: dict[str, list[float]] = {name: [] for name in commands}
+    with tempfile.TemporaryDirectory() as tmp:
+        out = str(Path(tmp) / "overlay.mp4")
+        for _ in range(repeats):
+            for name, command in commands.items():
+                start = time.perf_counter()
+                subprocess.run(command(out), check=True, capture_output=True)
+                seconds[name].append(time.perf_counter() - start)
+    rows = {}
+    reference = statistics.median(seconds["plain dlib script (whole process)"])
+    for name, values in seconds.items():
+        median = statistics.median(values)
+        rows[name] = {"seconds": median, "fps": frames / median, "vs_plain_dlib": reference / median,
+                      "runs_seconds": values}
+    return rows
 
 
 def run_speed_benchmark(
@@ -190,7 +227,8 @@ def run_speed_benchmark(
         peer_note = f"dlib HOG detector (upsample {peer.upsample}) + 68-point shape predictor, every frame"
     results = time_pipelines(video, pipelines, repeats)
     if with_variants:
-        knobs = {name: (cfg, None) for name, cfg in variants(config).items()}
+        int8 = load_model(weights).int8_ranges is not None and int8_available()
+        knobs = {name: (cfg, None) for name, cfg in variants(config, int8).items()}
         results.update(time_pipelines(video, knobs, repeats))
     reference = results["dlib"].fps if with_dlib else None
     rows = {}
@@ -198,6 +236,7 @@ def run_speed_benchmark(
         row = asdict(result)
         row["speed_vs_dlib"] = result.fps / reference if reference else None
         rows[name] = row
-    network_ms = time_network(weights) if resolve_device(device).type == "cpu" else {}
+    network_ms = time_network(weights) if resolve_device_name(device) == "cpu" else {}
+    processes = time_processes(video, repeats, weights) if with_dlib and resolve_device_name(device) == "cpu" else {}
     return {"benchmark": "speed", "video": str(video), "device": device, "repeats": repeats, "peer": peer_note, "rows": rows,
-            "network_ms_per_face": network_ms}
+            "network_ms_per_face": network_ms, "whole_process": processes}

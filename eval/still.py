@@ -13,12 +13,12 @@ import numpy as np
 from tracker.eval.metrics import nme, signed_error
 from tracker.datasets import FaceSample, load_face_image, protocol_crop
 from tracker.markup import NUM_POINTS
-from tracker.network.predictor import LandmarkPredictor
+from tracker.network.crop_predictor import CropPredictor
 
 BATCH = 32
 
 
-def predict_faces(predictor: LandmarkPredictor, faces: Sequence[FaceSample], norm: bool = False) -> np.ndarray:
+def predict_faces(predictor: CropPredictor, faces: Sequence[FaceSample], norm: bool = False) -> np.ndarray:
     """(F, N, 2) predictions in image pixels, batched over faces; ``norm``: second pass on the levelled crop."""
     out = []
     for start in range(0, len(faces), BATCH):

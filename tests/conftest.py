@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from tracker.network.inference import CACHE_ENV
+from tracker.network.graph_cache import CACHE_ENV
 from tracker.markup import FLIP_PERMUTATION, NUM_POINTS
 from tracker.models import GHCU, GHCUConfig, HourglassConfig, LandmarkModel, StackedHourglass, save_weights
 from tracker.io.pts import write_pts

@@ -1,7 +1,8 @@
 """sa-tracker: video face-landmark tracking with Semantic Alignment (CVPR 2019) hourglass + GHCU.
 
 The public API (``tracker.api``): ``Landmarker`` (still images), ``VideoTracker`` (videos, cameras,
-frame sequences), and their results ``Face`` and ``FrameResult``. They are imported on first use, so
+frame sequences), their results ``Face`` and ``FrameResult``, and ``HeadPose`` / ``PoseConfig`` (a face's
+pose, the camera it assumes). They are imported on first use, so
 ``import tracker`` stays light.
 """
 from __future__ import annotations
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["Face", "FrameResult", "Landmarker", "VideoTracker"]
+__all__ = ["Face", "FrameResult", "HeadPose", "Landmarker", "PoseConfig", "VideoTracker"]
 
 # The training and evaluation code lives in the repository's train/ and eval/ folders, which
 # `pip install` maps to tracker.train and tracker.eval (pyproject.toml). In a source checkout they sit
@@ -21,7 +22,7 @@ if (_CHECKOUT / "pyproject.toml").is_file() and (_CHECKOUT / "train" / "__init__
     __path__.append(str(_CHECKOUT))
 
 if TYPE_CHECKING:
-    from tracker.api import Face, FrameResult, Landmarker, VideoTracker
+    from tracker.api import Face, FrameResult, HeadPose, Landmarker, PoseConfig, VideoTracker
 
 
 def __getattr__(name: str) -> Any:

@@ -24,7 +24,8 @@ from tracker.io.draw import DrawConfig
 from tracker.io.video import Frame
 from tracker.jobs.batch import VideoRow, expand_inputs, run_batch
 from tracker.jobs.live import camera_frames, file_frames, run_live
-from tracker.jobs.pipeline import PipelineConfig, RunOutputs, RunSummary, build_tracker, face_threads_for, run_video
+from tracker.jobs.pipeline import PipelineConfig, RunOutputs, RunSummary, TrackerBuild, face_threads_for, run_video
+from tracker.pose import HeadPose, PoseConfig, PoseEstimator
 from tracker.tracking.face_tracker import FaceResult, FaceTracker, TrackerConfig
 
 Progress = Callable[[int, int | None], None]  # (frames done, frame count or None)
@@ -34,12 +35,16 @@ Self = TypeVar("Self", bound="_TrackerOwner")
 @dataclass(frozen=True)
 class Face:
     """One face's landmarks: ``points`` (N, 2) image pixels, ``point_confidence`` (N,) heatmap peaks in
-    [0, 1]; ``face_id`` is the track's id in a video (None for stills)."""
+    [0, 1]; ``face_id`` is the track's id in a video (None for stills); ``pose`` the head pose (yaw,
+    pitch, roll in degrees, rotation, translation; docs/pose.md) from ``points``, and in a video
+    ``raw_pose`` from the unsmoothed points (None where no pose was fitted)."""
 
     points: np.ndarray
     point_confidence: np.ndarray
     face_id: int | None = None
     face_score: float = float("nan")  # p(face) from the model's face check (mean point confidence without one)
+    pose: HeadPose | None = None
+    raw_pose: HeadPose | None = None
 
     @property
     def confidence(self) -> float:
@@ -86,18 +91,22 @@ class _TrackerOwner:
     ``close`` or a ``with`` block stops them."""
 
     config: PipelineConfig
-    _built: FaceTracker | None = None
+    _build: TrackerBuild | None = None
+
+    def _start_build(self) -> TrackerBuild:
+        """The tracker's build, started in the background on first use."""
+        if self._build is None:
+            self._build = TrackerBuild(self.config)
+        return self._build
 
     @property
     def _tracker(self) -> FaceTracker:
-        if self._built is None:
-            self._built = build_tracker(self.config)
-        return self._built
+        return self._start_build().get()
 
     def close(self) -> None:
-        if self._built is not None:
-            self._built.close()
-            self._built = None
+        if self._build is not None:
+            self._build.close()
+            self._build = None
 
     def __enter__(self: Self) -> Self:
         return self
@@ -113,19 +122,21 @@ class Landmarker(_TrackerOwner):
     (``norm``, the paper's "+Norm"; what the tracker does for a new face), so any reasonable box works.
     Without boxes the detector finds the faces, searching each image afresh and exhaustively (as the
     tracker searches while it tracks nothing), and detections whose face score is under
-    ``min_face_score`` (default: the model's threshold) are dropped as non-faces. Options are those of ``tracker run``.
+    ``min_face_score`` (default: the model's threshold) are dropped as non-faces. Options are those of ``tracker run``;
+    ``pose_config`` gives the camera's intrinsics for the head pose (default: from the image size).
     """
 
     def __init__(
         self, weights: str | Path | None = None, device: str = "auto", detector: str = DEFAULT_DETECTOR, ghcu: bool = True,
         flip_test: bool = False, norm: bool = True, precision: str = "auto",
-        min_face_score: float | None = None,
+        min_face_score: float | None = None, pose_config: PoseConfig = PoseConfig(),
     ) -> None:
         self.config = PipelineConfig(weights=Path(weights) if weights is not None else None, device=device,
                                      detector=detector, ghcu=ghcu, flip_test=flip_test, precision=precision)
         self.predictor = self._tracker.predictor
         self.detector = self._tracker.detector
         self.norm = norm
+        self.pose_estimator = PoseEstimator(pose_config)
         self.min_face_score = self.predictor.face_threshold if min_face_score is None else min_face_score
 
     def detect(self, image: np.ndarray) -> list[Box]:
@@ -143,7 +154,9 @@ class Landmarker(_TrackerOwner):
         else:
             crops = [box_to_crop(tuple(map(float, b))) for b in boxes]
         out = self.predictor.predict_scored([image] * len(crops), crops, norm=self.norm)
-        faces = [Face(p, c, None, float(s)) for p, c, s in zip(out.points, out.confidence, out.face_score)]
+        size = (image.shape[1], image.shape[0])
+        faces = [Face(p, c, None, float(s), self.pose_estimator.estimate(p, size, c))
+                 for p, c, s in zip(out.points, out.confidence, out.face_score)]
         return faces if boxes is not None else [f for f in faces if f.face_score >= self.min_face_score]
 
 
@@ -161,18 +174,20 @@ class VideoTracker(_TrackerOwner):
         smooth: bool = True, flip_test: bool = False, precision: str = "auto", redetect_every: int = REDETECT_EVERY,
         search_every: int = SEARCH_EVERY, derotate: bool = True, stacks: int | None = None, face_threads: int | None = None,
         min_face_score: float | None = None, lines: bool = True, x264_preset: str = X264_PRESET, stream: int | None = None,
+        pose: bool = True, pose_axes: bool = True, pose_config: PoseConfig = PoseConfig(),
     ) -> None:
         tracking = replace(TrackerConfig(), redetect_every=max(1, redetect_every), search_every=max(1, search_every),
-                           smoothing=smooth, derotate=derotate, min_face_score=min_face_score)
+                           smoothing=smooth, derotate=derotate, min_face_score=min_face_score, pose=pose,
+                           pose_config=pose_config)
         self.config = PipelineConfig(
             weights=Path(weights) if weights is not None else None, device=device, detector=detector, ghcu=ghcu,
             flip_test=flip_test, num_stacks=stacks, tracking=tracking, precision=precision, face_threads=face_threads,
-            draw=DrawConfig(lines=lines), x264_preset=x264_preset, stream=stream,
+            draw=DrawConfig(lines=lines, pose=pose_axes), x264_preset=x264_preset, stream=stream,
         )
 
     @property
     def face_threads(self) -> int:
-        return face_threads_for(self.config, self._tracker.predictor.device)
+        return face_threads_for(self.config, self._tracker.predictor.device_type)
 
     def track(self, source: str | Path | int | Iterable[np.ndarray]) -> Iterator[FrameResult]:
         """Results frame by frame from a video file, a camera index, or an iterable of RGB frames."""
@@ -194,8 +209,10 @@ class VideoTracker(_TrackerOwner):
         paths = [Path(p) if p is not None else None for p in (out, csv, json, pts_dir)]
         if not any(paths):
             raise InputError("nothing to write: give out, csv, json and/or pts_dir")
-        self._tracker.reset()
-        return run_video(Path(source), RunOutputs(*paths), self.config, progress, tracker=self._tracker)
+        build = self._start_build()  # loads while run_video opens the video and the outputs
+        if build.ready():
+            build.get().reset()  # a tracker used before; a new one has no tracks
+        return run_video(Path(source), RunOutputs(*paths), self.config, progress, tracker=build)
 
     def write_many(
         self, videos: Iterable[str | Path], out_dir: str | Path, workers: int = 1, shard: tuple[int, int] = (0, 1),
@@ -222,7 +239,9 @@ def _frames(source: str | Path | int | Iterable[np.ndarray], stream: int | None 
 
 
 def _face(result: FaceResult) -> Face:
-    return Face(result.points, result.confidence, result.face_id, result.face_score)
+    return Face(result.points, result.confidence, result.face_id, result.face_score, result.pose, result.raw_pose)
 
 
-__all__ = ["Box", "Face", "FrameResult", "Landmarker", "RunSummary", "VideoRow", "VideoTracker", "box_to_crop"]
+__all__ = [
+    "Box", "Face", "FrameResult", "HeadPose", "Landmarker", "PoseConfig", "RunSummary", "VideoRow", "VideoTracker", "box_to_crop",
+]

@@ -28,7 +28,7 @@ WeightsOpt = Annotated[Path | None, typer.Option("--weights", help="weights file
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda")]
 GhcuOpt = Annotated[bool, typer.Option("--ghcu/--no-ghcu", help="apply the GHCU correction")]
 SmoothOpt = Annotated[bool, typer.Option("--smooth/--no-smooth", help="Kalman smoothing over time")]
-PrecisionOpt = Annotated[str, typer.Option("--precision", help="hourglass arithmetic: auto (int8 on a CPU when the weights allow) | float | int8")]
+PrecisionOpt = Annotated[str, typer.Option("--precision", help="network arithmetic: auto (float; ONNX Runtime on a CPU) | float | int8 (PyTorch int8 hourglass; weights from `tracker quantize`)")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or summary")]
 
 
@@ -85,6 +85,8 @@ def run(
     search_every: Annotated[int, typer.Option(help="with no face tracked, detect every N frames (and on every cut)")] = SEARCH_EVERY,
     derotate: Annotated[bool, typer.Option("--derotate/--no-derotate", help="level each crop by the eye line")] = True,
     lines: Annotated[bool, typer.Option("--lines/--no-lines", help="draw contour lines")] = True,
+    pose: Annotated[bool, typer.Option("--pose/--no-pose", help="draw the head pose as a 3-D axis at the nose")] = True,
+    focal_length: Annotated[float | None, typer.Option(min=1.0, help="the camera's focal length in pixels, for the head pose (default: the frame's larger side)")] = None,
     detector: Annotated[str, typer.Option(help="face detector plugin (mtcnn, haar or a registered one)")] = DEFAULT_DETECTOR,
     flip_test: Annotated[bool, typer.Option("--flip-test", help="also run the mirrored crop: more accurate, 2x network time")] = False,
     stacks: Annotated[int | None, typer.Option("--stacks", min=1, help="run only the first N hourglass stacks: faster, less accurate")] = None,
@@ -101,6 +103,7 @@ def run(
     from tracker.api import VideoTracker
     from tracker.jobs.batch import parse_shard
     from tracker.jobs.pipeline import RunOutputs
+    from tracker.pose import PoseConfig
 
     if out_dir is None and len(videos) != 1:
         fail("several videos need --out-dir (one overlay and CSV per video there)")
@@ -113,6 +116,7 @@ def run(
             weights=weights, device=device, detector=detector, ghcu=ghcu, smooth=smooth, flip_test=flip_test,
             precision=precision, redetect_every=redetect_every, search_every=search_every, derotate=derotate,
             stacks=stacks, face_threads=face_threads, lines=lines, x264_preset=x264_preset, stream=stream,
+            pose_axes=pose, pose_config=PoseConfig(focal_length=focal_length),
         )
         with tracker:
             if out_dir is not None:
@@ -179,6 +183,27 @@ def webcam(
     with user_errors(), VideoTracker(weights=weights, device=device, ghcu=ghcu, smooth=smooth) as tracker:
         frames, fps = tracker.show(source if source is not None else camera, headless, max_frames)
     typer.echo(f"{frames} frames, {fps:.1f} frames/s")
+
+
+@app.command()
+def export(
+    out: Annotated[Path, typer.Option("--out", help="the ONNX file to write (docs/export.md: inputs, outputs, metadata)")],
+    weights: WeightsOpt = None,
+    ghcu: GhcuOpt = True,
+    flip_test: Annotated[bool, typer.Option("--flip-test/--no-flip-test", help="also run the mirrored crop and average")] = False,
+    stacks: Annotated[int | None, typer.Option("--stacks", min=1, help="run only the first N hourglass stacks")] = None,
+) -> None:
+    """Write the landmark network as one ONNX graph (uint8 crops in; points, confidences, face score out),
+    the graph `tracker run` runs on a CPU, for use elsewhere."""
+    from tracker.network.onnx_runtime import GraphOptions
+    from tracker.network.weights_registry import weights_path
+
+    with user_errors():
+        from tracker.models import load_weights
+        from tracker.network.onnx_export import export_landmark_graph
+
+        path = export_landmark_graph(load_weights(weights_path(weights)), out, GraphOptions(ghcu, flip_test, stacks))
+    typer.echo(f"wrote {path}")
 
 
 def _add_plugins() -> None:

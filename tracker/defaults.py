@@ -4,4 +4,7 @@
 REDETECT_EVERY = 30  # frames between detections while faces are tracked (new faces)
 SEARCH_EVERY = 12  # at most this many frames between searches while no face is tracked
 X264_PRESET = "ultrafast"  # overlay encoding speed
+# Network arithmetic: "auto" and "float" run float32 (ONNX Runtime on a CPU); "int8" runs PyTorch's int8
+# hourglass (CPU, weights calibrated by `tracker quantize`; docs/speed.md says when it pays).
+PRECISIONS = ("auto", "float", "int8")
 DEFAULT_DETECTOR = "mtcnn"  # face detector plugin (tracker.detection); "haar" is the light fallback

@@ -15,16 +15,17 @@ class InputError(ValueError):
     """Bad input from the user (an argument, an option, a file's contents): reported as one line."""
 
 
+class WeightsError(InputError):
+    """A file that is not a readable sa-tracker weights file."""
+
+
 def user_error_types() -> tuple[type[BaseException], ...]:
     """The failures a user's input can cause (imported when one happens, so ``--help`` stays light)."""
     from tracker.io.outputs import OutputError
     from tracker.io.pts import PtsFormatError
     from tracker.io.video import VideoError
-    from tracker.models import WeightsError
-    from tracker.network.devices import DeviceError
-    from tracker.network.quantization import QuantizationError
 
-    return InputError, VideoError, WeightsError, OutputError, DeviceError, PtsFormatError, QuantizationError, FileNotFoundError
+    return InputError, VideoError, OutputError, PtsFormatError, FileNotFoundError
 
 
 @contextmanager

@@ -282,8 +282,6 @@ def point_offsets(
     """Store each point's mean signed error on the training faces in a weights file; the predictor subtracts it."""
     from tracker.datasets import w300
     from tracker.models import WeightsError, save_weights
-    import torch
-
     from tracker.network.quantization import use_int8
     from tracker.network.weights_registry import load_model
     from tracker.train.point_offsets import measure_on_faces
@@ -294,7 +292,7 @@ def point_offsets(
     except (FileNotFoundError, WeightsError) as err:
         typer.echo(f"error: {str(err).splitlines()[0]}", err=True)
         raise typer.Exit(1) from None
-    int8 = use_int8("auto", model, torch.device("cpu"))  # measured in the arithmetic `tracker run` uses here
+    int8 = use_int8("auto")  # measured in the arithmetic `tracker run` uses by default
     model.point_offsets = measure_on_faces(model, faces, int8=int8)
     model.meta["point_offsets"] = {"data": "300-W train", "faces": len(faces), "precision": "int8" if int8 else "float"}
     save_weights(out, model)

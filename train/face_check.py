@@ -184,7 +184,7 @@ def add_face_check(
 
     started = time.monotonic()
     model = load_model(Path(weights) if weights else None)
-    int8 = use_int8("auto", model, torch.device("cpu"))
+    int8 = use_int8("auto")
     predictor = LandmarkPredictor(model, use_ghcu=False, int8=int8, freeze=True)  # the heatmaps the tracker sees
     train_faces = w300.load_split(root, "train").faces
     test_faces = w300.load_split(root, "common").faces

@@ -10,10 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+import numpy as np
+
 from tracker.markup import NUM_POINTS
+from tracker.pose import HeadPose
 from tracker.io.pts import write_pts
 from tracker.tracking.face_tracker import FaceResult
 
+POSE_COLUMNS = ("yaw", "pitch", "roll", "tx", "ty", "tz")  # degrees; mm (docs/pose.md); empty when not fitted
 NO_FACE = "no_face"
 UNREADABLE = "unreadable"
 CSV_COLUMNS = (
@@ -21,11 +25,31 @@ CSV_COLUMNS = (
     + [f"x_{i}" for i in range(NUM_POINTS)]
     + [f"y_{i}" for i in range(NUM_POINTS)]
     + [f"c_{i}" for i in range(NUM_POINTS)]
+    + list(POSE_COLUMNS)
 )
 
 
 class OutputError(RuntimeError):
     pass
+
+
+def pose_cells(pose: HeadPose | None) -> list[str]:
+    if pose is None:
+        return [""] * len(POSE_COLUMNS)
+    return [f"{v:.2f}" for v in (pose.yaw, pose.pitch, pose.roll)] + [f"{v:.1f}" for v in pose.translation]
+
+
+def pose_json(pose: HeadPose | None) -> dict[str, Any] | None:
+    """Angles (degrees), the rotation as a 3x3 matrix and a Rodrigues vector, the translation (mm), the fit's
+    reprojection error (px) and the camera intrinsics used."""
+    if pose is None:
+        return None
+    return {
+        "yaw": round(pose.yaw, 2), "pitch": round(pose.pitch, 2), "roll": round(pose.roll, 2),
+        "rotation": np.round(pose.rotation, 5).tolist(), "rotation_vector": np.round(pose.rotation_vector, 5).tolist(),
+        "translation": np.round(pose.translation, 2).tolist(), "error_px": round(pose.error, 3),
+        "camera": np.round(pose.camera, 3).tolist(),
+    }
 
 
 def partial_path(path: Path) -> Path:
@@ -62,7 +86,7 @@ class CsvOutput:
     def add(self, record: FrameRecord) -> None:
         head = [record.frame, f"{record.time:.6f}"]
         if not record.faces:
-            empty = [""] * (3 * NUM_POINTS)
+            empty = [""] * (3 * NUM_POINTS + len(POSE_COLUMNS))
             self.writer.writerow(head + ["", record.status or NO_FACE, "", ""] + empty)
             return
         for face in record.faces:
@@ -70,6 +94,7 @@ class CsvOutput:
             self.writer.writerow(
                 head + [face.face_id, face.source, f"{face.face_confidence:.4f}", f"{face.face_score:.4f}"]
                 + [f"{v:.2f}" for v in pts[:, 0]] + [f"{v:.2f}" for v in pts[:, 1]] + [f"{v:.3f}" for v in conf]
+                + pose_cells(face.pose)
             )
 
     def close(self) -> None:
@@ -101,6 +126,7 @@ class JsonOutput:
                     "face_score": round(float(f.face_score), 4),
                     "points": [[round(float(x), 2), round(float(y), 2)] for x, y in f.points],
                     "point_confidence": [round(float(c), 3) for c in f.confidence],
+                    "pose": pose_json(f.pose),
                 }
                 for f in record.faces
             ],

@@ -5,26 +5,27 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-import torch
 
-from tracker.jobs.concurrency import InOrderWorker, ReadAhead
-from tracker.defaults import DEFAULT_DETECTOR
+from tracker.defaults import DEFAULT_DETECTOR, PRECISIONS
 from tracker.detection import create_detector
-from tracker.network.devices import resolve_device
+from tracker.errors import InputError
 from tracker.io.draw import DrawConfig, draw_faces
 from tracker.io.outputs import UNREADABLE, CsvOutput, FrameRecord, JsonOutput, PtsDirOutput, check_output_path
-from tracker.network.predictor import LandmarkPredictor
-from tracker.network.quantization import use_int8
+from tracker.io.video import X264_PRESET, Frame, VideoReader, VideoWriter
+from tracker.jobs.concurrency import InOrderWorker, ReadAhead
+from tracker.network.crop_predictor import CropPredictor
+from tracker.network.devices import resolve_device_name
+from tracker.network.onnx_runtime import GraphOptions, OnnxPredictor
+from tracker.network.weights_registry import load_model, weights_path
 from tracker.timing import NULL_TIMER, StageTimer, timed
 from tracker.tracking.face_tracker import FaceResult, FaceTracker, TrackerConfig
-from tracker.io.video import X264_PRESET, Frame, VideoReader, VideoWriter
-from tracker.network.weights_registry import load_model
 
 log = logging.getLogger(__name__)
 
@@ -41,16 +42,19 @@ class PipelineConfig:
     num_stacks: int | None = None  # run only the first N hourglass stacks (faster, less accurate)
     tracking: TrackerConfig = field(default_factory=TrackerConfig)
     draw: DrawConfig = field(default_factory=DrawConfig)
-    freeze: bool = True  # frozen TorchScript networks on the CPU (same outputs, ~1.5x faster)
+    # Optimised inference graphs on the CPU: ONNX Runtime (PyTorch's frozen TorchScript for int8);
+    # off: PyTorch's eager modules (same outputs, slower).
+    freeze: bool = True
     threads: bool = True  # decode ahead and encode behind the tracker in their own threads
-    # PyTorch CPU threads. One is faster end to end on small CPUs: a batch-1 network scales poorly
-    # across cores and idle OpenMP workers spin, starving the decode, encode and detection threads.
-    torch_threads: int | None = 1
+    # Threads of one network call on the CPU (None: the runtime's default, all cores). One is faster end
+    # to end on small CPUs: a batch-1 network scales poorly across cores and idle workers spin, starving
+    # the decode, encode and detection threads; a frame's faces run side by side on the face threads.
+    network_threads: int | None = 1
     # Threads that share a frame's faces on the CPU (None: one per core, at most MAX_FACE_THREADS;
     # always 1 on a GPU, which takes the faces as one batch).
     face_threads: int | None = None
-    # Hourglass arithmetic: "int8" (CPU; weights calibrated by `tracker quantize`), "float", or "auto":
-    # int8 where the weights and this CPU allow it, float elsewhere.
+    # Network arithmetic (``tracker.defaults.PRECISIONS``): "auto"/"float" run float32 (ONNX Runtime on a
+    # CPU); "int8" runs PyTorch's int8 hourglass (CPU; weights calibrated by `tracker quantize`).
     precision: str = "auto"
     x264_preset: str = X264_PRESET  # overlay encoding speed: ultrafast ... veryslow (smaller files)
     stream: int | None = None  # the input's video stream (ffprobe's numbering); None: default-marked, else largest
@@ -90,25 +94,46 @@ class Sink(Protocol):
     def abort(self) -> None: ...
 
 
-def face_threads_for(config: PipelineConfig, device: torch.device) -> int:
-    if device.type != "cpu":
+def face_threads_for(config: PipelineConfig, device_type: str) -> int:
+    if device_type != "cpu":
         return 1
     if config.face_threads is not None:
         return config.face_threads
     return max(1, min(os.cpu_count() or 1, MAX_FACE_THREADS))
 
 
-def build_tracker(config: PipelineConfig, timer: StageTimer = NULL_TIMER) -> FaceTracker:
-    device = resolve_device(config.device)
-    if device.type == "cpu" and config.torch_threads:
-        torch.set_num_threads(config.torch_threads)
-    model = load_model(config.weights, device=str(device))
-    predictor = LandmarkPredictor(
-        model, device, use_ghcu=config.ghcu, flip_test=config.flip_test, freeze=config.freeze, timer=timer,
-        num_stacks=config.num_stacks, face_threads=face_threads_for(config, device),
-        int8=use_int8(config.precision, model, device),
+def runs_on_onnx(config: PipelineConfig, device: str) -> bool:
+    """Whether ``config`` runs its network on ONNX Runtime (the CPU's float graphs) rather than PyTorch."""
+    return device == "cpu" and config.freeze and config.precision != "int8"
+
+
+def build_predictor(config: PipelineConfig, timer: StageTimer = NULL_TIMER) -> CropPredictor:
+    """The landmark predictor ``config`` describes: ONNX Runtime on a CPU (no PyTorch import once the
+    graph is cached), PyTorch on a GPU, for int8, and for ``freeze=False``."""
+    if config.precision not in PRECISIONS:
+        raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {config.precision!r}")
+    device = resolve_device_name(config.device)
+    face_threads = face_threads_for(config, device)
+    if runs_on_onnx(config, device):
+        options = GraphOptions(ghcu=config.ghcu, flip_test=config.flip_test, num_stacks=config.num_stacks)
+        return OnnxPredictor.for_weights(
+            weights_path(config.weights), options, face_threads=face_threads, threads=config.network_threads or 0, timer=timer,
+        )
+    import torch
+
+    from tracker.network.predictor import LandmarkPredictor
+
+    if device == "cpu" and config.network_threads:
+        torch.set_num_threads(config.network_threads)
+    return LandmarkPredictor(
+        load_model(config.weights, device=device), device, use_ghcu=config.ghcu, flip_test=config.flip_test,
+        freeze=config.freeze, timer=timer, num_stacks=config.num_stacks, face_threads=face_threads,
+        int8=config.precision == "int8",
     )
-    return FaceTracker(predictor, create_detector(config.detector), config.tracking, timer=timer)
+
+
+def build_tracker(config: PipelineConfig, timer: StageTimer = NULL_TIMER) -> FaceTracker:
+    return FaceTracker(build_predictor(config, timer), create_detector(config.detector), config.tracking, timer=timer)
 
 
 def run_video(
@@ -117,20 +142,51 @@ def run_video(
     config: PipelineConfig = PipelineConfig(),
     progress: Callable[[int, int | None], None] | None = None,
     timer: StageTimer = NULL_TIMER,
-    tracker: FrameTracker | None = None,
+    tracker: FrameTracker | TrackerBuild | None = None,
 ) -> RunSummary:
     """Track every frame of ``source`` and write the requested outputs; nothing partial is left on failure.
 
     With ``config.threads`` decoding runs ahead in one thread and drawing, encoding and the per-frame
     files run behind in another, overlapping the network; results are identical either way.
-    ``tracker`` replaces the one ``config`` describes (the API passes its own; the speed benchmark runs a
-    peer this way); the caller then closes it, while one built here is closed here.
+    ``tracker`` replaces the one ``config`` describes (the API passes its own, maybe still building; the
+    speed benchmark runs a peer this way); the caller then closes it, while one built here (in the
+    background: ``TrackerBuild``) is closed here.
     """
     for path in (outputs.overlay, outputs.csv, outputs.json):
         check_output_path(path)
-    owned = tracker is None
-    if tracker is None:
-        tracker = build_tracker(config, timer)
+    if tracker is not None:
+        return _run(source, outputs, config, progress, timer, tracker)
+    build = TrackerBuild(config, timer)
+    try:
+        return _run(source, outputs, config, progress, timer, build)
+    finally:
+        build.close()
+
+
+class TrackerBuild:
+    """A tracker built in a background thread, so the network loads while the video opens, the outputs
+    start and the first frames decode; ``get`` waits for it, ``close`` closes it."""
+
+    def __init__(self, config: PipelineConfig, timer: StageTimer = NULL_TIMER) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="build")
+        self._future = self._pool.submit(build_tracker, config, timer)
+        self._pool.shutdown(wait=False)  # the one task runs; the thread ends with it
+
+    def ready(self) -> bool:
+        return self._future.done()
+
+    def get(self) -> FaceTracker:
+        return self._future.result()
+
+    def close(self) -> None:
+        if self._future.exception() is None:  # waits for the build
+            self._future.result().close()
+
+
+def _run(
+    source: Path, outputs: RunOutputs, config: PipelineConfig, progress: Callable[[int, int | None], None] | None,
+    timer: StageTimer, tracker_or_build: FrameTracker | TrackerBuild,
+) -> RunSummary:
     summary = RunSummary()
     sinks: list[Sink] = []
     writer: VideoWriter | None = None
@@ -169,6 +225,7 @@ def run_video(
                 worker = InOrderWorker(emit)
             frames = timed(reader, timer, "decode")
             with ReadAhead(frames) if config.threads else nullcontext(frames) as decoded:
+                tracker = tracker_or_build.get() if isinstance(tracker_or_build, TrackerBuild) else tracker_or_build
                 for frame in decoded:
                     faces = tracker.step(frame.image) if frame.image is not None else []
                     summary.frames += 1
@@ -178,8 +235,6 @@ def run_video(
                     (worker.submit if worker is not None else emit)((frame, faces))
                     if progress is not None:
                         progress(summary.frames, info.frame_count)
-            if owned:
-                tracker.close()
             if worker is not None:
                 worker.finish()
             if writer is not None:
@@ -189,8 +244,6 @@ def run_video(
                 sink.close()
             summary.seconds = time.perf_counter() - start
         except BaseException:
-            if owned:
-                tracker.close()
             if worker is not None:
                 worker.cancel()
             if writer is not None:

@@ -9,15 +9,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from tracker.errors import WeightsError
 from tracker.models.face_check import FaceCheck, FaceCheckConfig
 from tracker.models.ghcu import GHCU, GHCUConfig
 from tracker.models.hourglass import HourglassConfig, StackedHourglass
 
 FORMAT = "sa-tracker-weights/1"
-
-
-class WeightsError(ValueError):
-    """A file that is not a readable sa-tracker weights file."""
 
 
 @dataclass

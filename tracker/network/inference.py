@@ -20,18 +20,17 @@ import logging
 import os
 import warnings
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from tracker.network.graph_cache import graph_cache_dir, source_digest
+
 log = logging.getLogger(__name__)
 
-CACHE_ENV = "SA_TRACKER_CACHE"
 # Source files whose code is baked into a traced graph: a change to any of them invalidates the cache.
 GRAPH_SOURCES = ("models/hourglass.py", "models/ghcu.py", "network/quantization.py", "network/inference.py")
-_PACKAGE = Path(__file__).resolve().parents[1]  # tracker/
 
 
 def freeze_for_inference(module: nn.Module, *example: torch.Tensor) -> Callable[..., Any]:
@@ -50,21 +49,10 @@ def freeze_for_inference(module: nn.Module, *example: torch.Tensor) -> Callable[
         return module
 
 
-def graph_cache_dir() -> Path | None:
-    """Where built graphs are kept, or None when caching is off."""
-    value = os.environ.get(CACHE_ENV, "")
-    if value.lower() == "off":
-        return None
-    if value:
-        return Path(value)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sa-tracker" / "graphs"
-
-
 def graph_key(kind: str, modules: Iterable[nn.Module], *extra: object) -> str:
     """A digest of everything that determines a built graph."""
     digest = hashlib.sha256(f"{kind}|{torch.__version__}|{extra!r}".encode())
-    for name in GRAPH_SOURCES:
-        digest.update((_PACKAGE / name).read_bytes())
+    source_digest(digest, GRAPH_SOURCES)
     for module in modules:
         for name, tensor in module.state_dict().items():
             digest.update(name.encode())

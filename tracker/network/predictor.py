@@ -1,29 +1,27 @@
-"""Crops in, landmarks out: the hourglass, heatmap decoding and the optional GHCU, batched."""
+"""Crops in, landmarks out on PyTorch: the hourglass, heatmap decoding and the optional GHCU, batched."""
 from __future__ import annotations
 
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from tracker.errors import InputError
-from tracker.geometry import FaceCrop, from_crop, levelled_crop, warp_image
-from tracker.network.dark_crops import equalise_if_dark
+from tracker.network.crop_predictor import (
+    MIN_MEAN_PEAK, PIXEL_MEAN, PIXEL_STD, CropPrediction, CropPredictor, FacePredictions,
+)
 from tracker.network.heatmaps import MODULATION_SIGMA, decode, heatmap_to_input
 from tracker.network.inference import cached_graph, freeze_for_inference, graph_key
-from tracker.markup import NUM_POINTS, flip_permutation
+from tracker.markup import flip_permutation
 from tracker.models import LandmarkModel
 from tracker.models.hourglass import FirstStacks
 from tracker.network.quantization import int8_ranges_for, quantize
 from tracker.timing import NULL_TIMER, StageTimer
 
-MIN_MEAN_PEAK = 0.35  # for weights without a face check: a crop whose mean heatmap peak is lower is not a face
-
-PIXEL_MEAN = 0.5
-PIXEL_STD = 0.25
+__all__ = [
+    "CropPrediction", "FacePredictions", "LandmarkPredictor", "MIN_MEAN_PEAK", "PIXEL_MEAN", "PIXEL_STD", "heatmap_to_unit",
+    "to_network_input", "unit_to_heatmap",
+]
 
 
 def to_network_input(crops: np.ndarray | torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -42,35 +40,8 @@ def unit_to_heatmap(points: torch.Tensor, size: int) -> torch.Tensor:
     return points * size - 0.5
 
 
-@dataclass
-class CropPrediction:
-    """Landmarks in crop-input pixels (B, N, 2), confidences (B, N), the raw heatmaps and face scores (B,)."""
-
-    points: torch.Tensor
-    confidence: torch.Tensor
-    heatmaps: torch.Tensor
-    face_score: torch.Tensor
-
-    @staticmethod
-    def concat(parts: Sequence[CropPrediction]) -> CropPrediction:
-        if len(parts) == 1:
-            return parts[0]
-        fields = zip(*((p.points, p.confidence, p.heatmaps, p.face_score) for p in parts))
-        return CropPrediction(*(torch.cat(field) for field in fields))
-
-
-@dataclass
-class FacePredictions:
-    """Per crop: landmarks in image pixels (F, N, 2), per-point confidences (F, N) and the face score (F,):
-    p(face) from the model's face check, or the mean heatmap peak for weights without one."""
-
-    points: np.ndarray
-    confidence: np.ndarray
-    face_score: np.ndarray
-
-
-class LandmarkPredictor:
-    """Batched crops -> landmarks.
+class LandmarkPredictor(CropPredictor):
+    """Batched crops -> landmarks on PyTorch (``CropPredictor`` does the cropping and threading).
 
     ``flip_test`` also runs the mirrored crop and averages the un-mirrored heatmaps (2x the cost).
     ``freeze`` runs frozen TorchScript graphs on the CPU (same outputs to ~1e-6, about 1.5x faster);
@@ -78,11 +49,8 @@ class LandmarkPredictor:
     ``num_stacks`` runs only the first stacks of the hourglass (faster, less accurate).
     ``int8`` runs the hourglass quantized to int8 (CPU, weights with int8 ranges; see
     ``tracker.network.quantization``).
-    ``equalise_dark`` contrast-equalises crops darker than ``DARK_CROP_LUMA`` before the network.
     The model's ``point_offsets`` (its mean signed error on its training faces) are subtracted from
     every point, in crop coordinates.
-    ``face_threads`` > 1 splits a batch of faces over that many threads (CPU: a batch-1 network uses
-    one core well but two poorly, so two faces on two threads finish in about the time of one).
     """
 
     def __init__(
@@ -90,15 +58,11 @@ class LandmarkPredictor:
         freeze: bool = False, timer: StageTimer = NULL_TIMER, num_stacks: int | None = None, face_threads: int = 1,
         int8: bool = False, modulation_sigma: float | None = MODULATION_SIGMA, equalise_dark: bool = True,
     ) -> None:
-        if face_threads < 1:
-            raise InputError(f"face_threads must be at least 1, got {face_threads}")
+        super().__init__(face_threads, equalise_dark, timer)
         self.device = torch.device(device)
-        self.face_threads = face_threads
-        self.equalise_dark = equalise_dark
+        self.device_type = self.device.type
         self.modulation_sigma = modulation_sigma  # DARK decoding (``tracker.network.heatmaps.modulate``); None: off
-        self._pool: ThreadPoolExecutor | None = None
         self.flip_test = flip_test
-        self.timer = timer
         self.num_points = model.config.num_points
         self.flip_index = torch.as_tensor(flip_permutation(model.config.num_points), device=self.device)
         self.input_size = model.config.input_size
@@ -107,6 +71,7 @@ class LandmarkPredictor:
         network = model.hourglass.to(self.device).eval().to(memory_format=torch.channels_last)
         self.hourglass: nn.Module = network if num_stacks is None else FirstStacks(network, num_stacks)
         self.ghcu = model.ghcu.to(self.device).eval() if (use_ghcu and model.ghcu is not None) else None
+        self.has_ghcu = self.ghcu is not None
         self.face_check = model.face_check.to(self.device).eval() if model.face_check is not None else None
         offsets = model.point_offsets if model.point_offsets is not None else np.zeros((self.num_points, 2))
         self.point_offsets = torch.as_tensor(offsets * self.input_size, dtype=torch.float32, device=self.device)
@@ -132,27 +97,11 @@ class LandmarkPredictor:
         else:
             self.hourglass = build_hourglass()
 
-    def close(self) -> None:
-        """Stop the face threads, if any were started."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+    def _concat(self, parts: list[Any]) -> Any:
+        return torch.cat(parts)
 
-    def predict_batch(self, crops: np.ndarray | torch.Tensor) -> CropPrediction:
-        """Predict on (B, S, S, 3) uint8 crops already warped to the input size."""
-        parts = np.array_split(np.arange(len(crops)), min(self.face_threads, max(len(crops), 1)))
-        if len(parts) == 1:
-            return self._predict_chunk(crops)
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=self.face_threads - 1, thread_name_prefix="faces")
-        others = [self._pool.submit(self._predict_chunk, crops[idx[0] : idx[-1] + 1]) for idx in parts[1:]]
-        first = self._predict_chunk(crops[parts[0][0] : parts[0][-1] + 1])  # this thread takes a share too
-        return CropPrediction.concat([first] + [f.result() for f in others])
-
-    def predict_warped(self, crops: np.ndarray) -> CropPrediction:
-        """Predict on (B, S, S, 3) uint8 crops warped to the input size, lit as the runtime lights them
-        (dark crops equalised): what ``predict`` does after warping."""
-        return self.predict_batch(np.stack([self._lit(c) for c in crops]))
+    def _numpy(self, values: Any) -> np.ndarray:
+        return values.float().cpu().numpy() if values.is_floating_point() else values.cpu().numpy()
 
     @torch.inference_mode()  # thread-local, so here rather than on predict_batch
     def _predict_chunk(self, crops: np.ndarray | torch.Tensor) -> CropPrediction:
@@ -173,41 +122,3 @@ class LandmarkPredictor:
                 points = unit_to_heatmap(unit, self.heatmap_size)
         points = heatmap_to_input(points, self.heatmap_stride) - self.point_offsets
         return CropPrediction(points, confidence, heatmaps, face_score)
-
-    def predict(self, image: np.ndarray, crops: Sequence[FaceCrop], norm: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """Landmarks in image pixels (F, N, 2) and confidences (F, N) for each crop of ``image``.
-
-        ``norm`` predicts twice, the second time on the crop levelled by the first answer's eye line
-        (``levelled_crop``; the paper's "+Norm", 68 points only): 2x the cost, better on rolled faces.
-        """
-        return self.predict_pairs([image] * len(crops), crops, norm)
-
-    def predict_pairs(
-        self, images: Sequence[np.ndarray], crops: Sequence[FaceCrop], norm: bool = False,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """As ``predict``, for one crop of each of ``images`` (faces of different stills in one batch)."""
-        out = self.predict_scored(images, crops, norm)
-        return out.points, out.confidence
-
-    def predict_scored(self, images: Sequence[np.ndarray], crops: Sequence[FaceCrop], norm: bool = False) -> FacePredictions:
-        """As ``predict_pairs``, with each crop's face score (compare with ``face_threshold``)."""
-        if not crops:
-            return FacePredictions(np.zeros((0, self.num_points, 2)), np.zeros((0, self.num_points)), np.zeros(0))
-        if norm and self.num_points != NUM_POINTS:
-            raise InputError(f"norm needs the {NUM_POINTS}-point markup's eyes; this model has {self.num_points} points")
-        out = self._predict_crops(images, crops)
-        if norm:
-            out = self._predict_crops(images, [levelled_crop(p) for p in out.points])
-        return out
-
-    def _lit(self, crop: np.ndarray) -> np.ndarray:
-        """A crop darker than ``DARK_CROP_LUMA`` on average, contrast-equalised (``equalise_dark``)."""
-        return equalise_if_dark(crop) if self.equalise_dark else crop
-
-    def _predict_crops(self, images: Sequence[np.ndarray], crops: Sequence[FaceCrop]) -> FacePredictions:
-        with self.timer.stage("crop"):
-            batch = np.stack([self._lit(warp_image(image, c, self.input_size)) for image, c in zip(images, crops)])
-        out = self.predict_batch(batch)
-        pts = out.points.cpu().numpy().astype(np.float64)
-        image_pts = np.stack([from_crop(p, c, self.input_size) for p, c in zip(pts, crops)])
-        return FacePredictions(image_pts, out.confidence.cpu().numpy(), out.face_score.float().cpu().numpy())

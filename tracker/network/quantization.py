@@ -18,6 +18,7 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
+from tracker.defaults import PRECISIONS
 from tracker.errors import InputError
 from tracker.models import LandmarkModel
 
@@ -27,10 +28,9 @@ ENGINE = "fbgemm"
 FLOAT_MODULES = ("network.stem",)  # module names inside ``FirstStacks`` left in float
 QUINT8_MAX = 255
 ActivationRanges = dict[str, list[float]]  # observed node name -> [low, high]
-PRECISIONS = ("auto", "float", "int8")  # auto: int8 where the weights and the CPU allow it
 
 
-class QuantizationError(ValueError):
+class QuantizationError(InputError):
     """Int8 inference was asked for but cannot be built here or for these weights."""
 
 
@@ -43,12 +43,11 @@ def int8_available() -> bool:
     return ENGINE in torch.backends.quantized.supported_engines
 
 
-def use_int8(precision: str, model: LandmarkModel, device: torch.device) -> bool:
-    """Whether ``precision`` (one of ``PRECISIONS``) means int8 for ``model`` on ``device``."""
+def use_int8(precision: str) -> bool:
+    """Whether ``precision`` (one of ``PRECISIONS``) means int8: only when asked for; "auto" runs float,
+    which ONNX Runtime runs faster on a CPU than PyTorch runs int8 (docs/speed.md)."""
     if precision not in PRECISIONS:
         raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    if precision == "auto":
-        return device.type == "cpu" and model.int8_ranges is not None and int8_available()
     return precision == "int8"
 
 

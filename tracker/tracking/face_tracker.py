@@ -25,8 +25,9 @@ import numpy as np
 from tracker.detection import Detection, FaceDetector
 from tracker.detection.base import iou
 from tracker.geometry import FaceCrop, crop_from_points, levelled_crop
-from tracker.network.predictor import LandmarkPredictor
-from tracker.tracking.smoothing import LandmarkSmoother, SmoothingConfig
+from tracker.network.crop_predictor import CropPredictor
+from tracker.pose import HeadPose, PoseConfig, PoseEstimator
+from tracker.tracking.smoothing import LandmarkSmoother, PoseSmoother, PoseSmoothingConfig, SmoothingConfig
 from tracker.timing import NULL_TIMER, StageTimer
 from tracker.defaults import REDETECT_EVERY, SEARCH_EVERY
 
@@ -65,6 +66,9 @@ class TrackerConfig:
     # does not depend on timing.
     detection_lag: int = 4
     smoothing_config: SmoothingConfig = field(default_factory=SmoothingConfig)
+    pose: bool = True  # head pose per face (``tracker.pose``), fitted to the raw points and smoothed
+    pose_config: PoseConfig = field(default_factory=PoseConfig)
+    pose_smoothing: PoseSmoothingConfig = field(default_factory=PoseSmoothingConfig)
 
 
 @dataclass
@@ -74,6 +78,8 @@ class FaceResult:
     confidence: np.ndarray  # (N,)
     source: Source
     face_score: float = float("nan")  # p(face) from the face check (mean heatmap peak without one)
+    pose: HeadPose | None = None  # smoothed if smoothing is on; None when off or not fitted
+    raw_pose: HeadPose | None = None  # fitted to the network's unsmoothed points
 
     @property
     def face_confidence(self) -> float:
@@ -89,6 +95,8 @@ class Track:
     age: int = 0
     face_score: float = float("nan")
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))  # landmark centre's last move, px/frame
+    raw_pose: HeadPose | None = None  # the last fitted pose, where the next frame's fit starts
+    pose_smoother: PoseSmoother | None = None
 
     def expected_points(self, lead: float) -> np.ndarray:
         """Where the landmarks should be on the next frame if the face keeps ``lead`` x its last move."""
@@ -102,7 +110,7 @@ def crop_box(crop: FaceCrop) -> tuple[float, float, float, float]:
 
 class FaceTracker:
     def __init__(
-        self, predictor: LandmarkPredictor, detector: FaceDetector, config: TrackerConfig = TrackerConfig(),
+        self, predictor: CropPredictor, detector: FaceDetector, config: TrackerConfig = TrackerConfig(),
         timer: StageTimer = NULL_TIMER,
     ) -> None:
         self.predictor = predictor
@@ -121,6 +129,8 @@ class FaceTracker:
         self._idle_gap = 1  # ...and the wait after that one
         self._background: ThreadPoolExecutor | None = None
         self._detector_lock = threading.Lock()
+        self.pose_estimator = PoseEstimator(config.pose_config) if config.pose else None
+        self._frame_size = (0, 0)  # (width, height) of the frame being tracked
 
     def close(self) -> None:
         """Stop the background detection thread and the predictor's face threads, if started."""
@@ -189,6 +199,7 @@ class FaceTracker:
     def seed(self, image: np.ndarray, crop: FaceCrop) -> list[FaceResult]:
         """Start a track from a given crop (e.g. a ground-truth box) instead of a detection."""
         self.frame_index += 1
+        self._frame_size = (image.shape[1], image.shape[0])
         self._since_detection = 0  # the seed stands in for a detection
         out = self.predictor.predict_scored([image], [crop])
         if self.config.refine_new_faces:
@@ -205,6 +216,7 @@ class FaceTracker:
     def step(self, image: np.ndarray) -> list[FaceResult]:
         cfg = self.config
         self.frame_index += 1
+        self._frame_size = (image.shape[1], image.shape[0])
         track_crops = [self._crop_for(t.expected_points(cfg.motion_lead)) for t in self.tracks]
         new_crops: list[FaceCrop] = []
         taken = [crop_box(c) for c in track_crops]
@@ -248,7 +260,18 @@ class FaceTracker:
     def _result(self, track: Track, source: Source) -> FaceResult:
         with self.timer.stage("smoothing"):
             smoothed = track.smoother(track.points, track.confidence) if self.config.smoothing else track.points
-        return FaceResult(track.face_id, smoothed, track.confidence, source, track.face_score)
+        raw_pose = pose = None
+        if (estimator := self.pose_estimator) is not None:
+            with self.timer.stage("pose"):
+                raw_pose = estimator.estimate(track.points, self._frame_size, track.confidence, track.raw_pose)
+                track.raw_pose = raw_pose
+                if raw_pose is not None and self.config.smoothing:
+                    if track.pose_smoother is None:
+                        track.pose_smoother = PoseSmoother(self.config.pose_smoothing)
+                    pose = track.pose_smoother(raw_pose)
+                else:
+                    pose = raw_pose
+        return FaceResult(track.face_id, smoothed, track.confidence, source, track.face_score, pose, raw_pose)
 
     @property
     def face_threshold(self) -> float:

@@ -10,13 +10,15 @@ and costs start-up time.
 Each point's measurement noise grows as its heatmap confidence falls, so sure points follow the
 network and unsure ones lean on the motion model. Noise levels are relative to the face size, so
 behaviour does not depend on resolution. A jump far beyond the model (a cut, a re-detection
-elsewhere) restarts the filter.
+elsewhere) restarts the filter. ``PoseSmoother`` filters the head pose the same way.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+
+from tracker.pose import HeadPose, rotation_from_angles
 
 
 def white_noise_acceleration(var: float, dt: float = 1.0) -> np.ndarray:
@@ -49,12 +51,13 @@ class BatchedKalman:
         self.P[:, 1, 1] = velocity_var
 
     def predict(self, q: np.ndarray) -> None:
-        """x <- F x, P <- F P F' + Q with F = [[1, 1], [0, 1]] and a 2x2 ``q``."""
+        """x <- F x, P <- F P F' + Q with F = [[1, 1], [0, 1]] and a 2x2 ``q`` (or one (M, 2, 2) per filter)."""
         self.x[:, 0] += self.x[:, 1]
         p00, p01, p11 = self.P[:, 0, 0], self.P[:, 0, 1], self.P[:, 1, 1]
-        n00 = p00 + 2 * p01 + p11 + q[0, 0]
-        n01 = p01 + p11 + q[0, 1]
-        n11 = p11 + q[1, 1]
+        q00, q01, q11 = q[..., 0, 0], q[..., 0, 1], q[..., 1, 1]
+        n00 = p00 + 2 * p01 + p11 + q00
+        n01 = p01 + p11 + q01
+        n11 = p11 + q11
         self.P[:, 0, 0], self.P[:, 0, 1], self.P[:, 1, 0], self.P[:, 1, 1] = n00, n01, n01, n11
 
     def update(self, z: np.ndarray, r: np.ndarray) -> None:
@@ -94,3 +97,56 @@ class LandmarkSmoother:
         self.filter.predict(q)
         self.filter.update(z, r)
         return self.filter.x[:, 0].reshape(-1, 2).copy()
+
+
+UNIT_ACCELERATION_NOISE = white_noise_acceleration(1.0)
+
+
+@dataclass(frozen=True)
+class PoseSmoothingConfig:
+    """The head pose's filters: yaw, pitch, roll in degrees; the translation relative to the face's distance."""
+
+    angle_measurement_std: float = 2.0  # degrees
+    angle_acceleration_std: float = 0.5  # degrees per frame^2
+    translation_measurement_std: float = 0.01  # x distance
+    translation_acceleration_std: float = 0.003  # x distance per frame^2
+    initial_angle_velocity_std: float = 5.0  # degrees per frame
+    initial_translation_velocity_std: float = 0.05  # x distance per frame
+    reset_angle: float = 30.0  # degrees: a jump above this in any angle restarts the filters
+    reset_translation: float = 0.25  # x distance: a jump above this restarts them
+
+
+class PoseSmoother:
+    """Constant-velocity Kalman filters on (yaw, pitch, roll, tx, ty, tz), as ``LandmarkSmoother`` on points."""
+
+    def __init__(self, config: PoseSmoothingConfig = PoseSmoothingConfig()) -> None:
+        self.config = config
+        self.filter: BatchedKalman | None = None
+        self._measurement_std = np.array([config.angle_measurement_std] * 3 + [config.translation_measurement_std] * 3)
+        self._acceleration_std = np.array([config.angle_acceleration_std] * 3 + [config.translation_acceleration_std] * 3)
+        self._initial_velocity_std = np.array(
+            [config.initial_angle_velocity_std] * 3 + [config.initial_translation_velocity_std] * 3)
+
+    def reset(self) -> None:
+        self.filter = None
+
+    def __call__(self, pose: HeadPose) -> HeadPose:
+        """Filter one frame's pose; returns the smoothed pose (same camera and fit error)."""
+        cfg = self.config
+        z = np.array([pose.yaw, pose.pitch, pose.roll, *pose.translation], dtype=np.float64)
+        distance = max(float(abs(pose.translation[2])), 1.0)
+        per_axis = np.array([1.0, 1.0, 1.0, distance, distance, distance])  # angles as they are; mm x distance
+        r = (self._measurement_std * per_axis) ** 2
+        if self.filter is not None:
+            jump = np.abs(z - self.filter.x[:, 0])
+            if jump[:3].max() > cfg.reset_angle or jump[3:].max() > cfg.reset_translation * distance:
+                self.filter = None
+        if self.filter is None:
+            self.filter = BatchedKalman(z, r, 0.0)
+            self.filter.P[:, 1, 1] = (self._initial_velocity_std * per_axis) ** 2
+            return pose
+        self.filter.predict(((self._acceleration_std * per_axis) ** 2)[:, None, None] * UNIT_ACCELERATION_NOISE)
+        self.filter.update(z, r)
+        yaw, pitch, roll, *translation = self.filter.x[:, 0]
+        return HeadPose(float(yaw), float(pitch), float(roll), rotation_from_angles(yaw, pitch, roll),
+                        np.array(translation), pose.error, pose.camera)
