@@ -417,6 +417,7 @@ def speed(
                    f"median of {repeats} interleaved runs, device {device}")
         typer.echo(format_table(summary, ("fps", "speed_vs_dlib", "frames", "frames_with_faces", "faces", "detections", "runs_fps")))
         main_rows = {name: rows[name] for name in ("sa-tracker", "dlib") if name in rows}
+        main_rows.update({name: row for name, row in rows.items() if name.startswith("--precision int8")})  # PyTorch's stages apart
         stages = [s for s in STAGES if any(s in r["stage_ms"] for r in main_rows.values())]
         typer.echo("\nms per frame in each stage (stages in other threads overlap, so they sum past the wall time)")
         typer.echo(format_table({n: {s: r["stage_ms"].get(s) for s in stages} for n, r in main_rows.items()}, tuple(stages)))

@@ -240,7 +240,7 @@ def test_speed_benchmark_times_both_pipelines_and_the_knobs(tmp_path, tiny_weigh
     assert {"sa-tracker", "dlib", "--no-ghcu", "--flip-test"} <= set(rows)
     assert rows["dlib"]["speed_vs_dlib"] == 1.0 and rows["sa-tracker"]["speed_vs_dlib"] > 0
     assert rows["dlib"]["detections"] == 6  # dlib detects on every frame
-    assert {"decode", "detect", "encode"} <= set(rows["sa-tracker"]["stage_ms"])  # noise frames: no face
+    assert {"decode", "search", "encode"} <= set(rows["sa-tracker"]["stage_ms"])  # noise frames: no face, searched
     assert {"detect", "landmarks"} <= set(rows["dlib"]["stage_ms"])
     # the tiny test weights carry no int8 ranges: the two float runtimes only
     assert set(result["network_ms_per_face"]) == {"onnxruntime float", "pytorch float (TorchScript)"}
