@@ -162,3 +162,93 @@ def test_smoothed_pose_is_steadier_and_follows_a_real_turn():
     raw, smoothed = np.array(raw), np.array(smoothed)
     assert np.abs(np.diff(smoothed[45:])).mean() < 0.5 * np.abs(np.diff(raw[45:])).mean()  # the hold: steadier
     assert abs(np.median(smoothed[60:]) - 20) < 1.5  # and it arrived
+
+
+def _portrait_clip(tmp_path: Path, frames: int = 6) -> Path:
+    from matplotlib import cbook
+
+    from tests.conftest import write_video
+
+    image = cv2.cvtColor(cv2.imread(str(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))), cv2.COLOR_BGR2RGB)
+    portrait = cv2.resize(image, (256, 300), interpolation=cv2.INTER_AREA)
+    return write_video(tmp_path / "face.mp4", [np.roll(portrait, 2 * i, axis=1) for i in range(frames)])
+
+
+def test_eye_line_angle_follows_an_in_plane_rotation():
+    from tracker.eval.pose import eye_line_angle
+
+    points = project(0, 0, 0)
+    centre = points.mean(axis=0)
+    for angle in (-30.0, 0.0, 12.0):
+        matrix = cv2.getRotationMatrix2D(tuple(centre), -angle, 1.0)  # OpenCV's positive angle is anticlockwise
+        rotated = points @ matrix[:, :2].T + matrix[:, 2]
+        assert eye_line_angle(rotated) == pytest.approx(angle, abs=1e-6)
+        assert PoseEstimator().estimate(rotated, FRAME).roll == pytest.approx(angle, abs=0.5)
+
+
+def test_eval_pose_command_on_a_video(tmp_path: Path):
+    from typer.testing import CliRunner
+
+    from tracker.cli import _add_plugins, app
+
+    _add_plugins()
+    out = tmp_path / "pose.json"
+    figure = tmp_path / "axes.png"
+    result = CliRunner().invoke(app, ["eval", "pose", "--video", str(_portrait_clip(tmp_path)), "--figure", str(figure),
+                                      "--device", "cpu", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert data["video"]["roll_vs_tracked_eye_line"]["faces"] == 6
+    assert data["video"]["frame_to_frame"]["raw"]["pairs"] == 5 and data["pose_ms_per_face"] > 0
+    assert cv2.imread(str(figure)).shape[0] > 0
+
+
+def test_eval_pose_command_on_real_annotations(shared_data: Path, tmp_path: Path):
+    from typer.testing import CliRunner
+
+    from tracker.cli import _add_plugins, app
+
+    _add_plugins()
+    out = tmp_path / "pose.json"
+    result = CliRunner().invoke(app, ["eval", "pose", "--sequences", str(shared_data / "300VW_frames"), "--w300-root",
+                                      str(shared_data / "300W"), "--subset", "lfpw_test", "--device", "cpu", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    # 4 annotated frames (2 videos x 2); a frame where the detector finds no face has no pose to score
+    assert data["sequences"]["all"]["frames"] >= 3 and data["sequences"]["all"]["median_roll_gap_deg"] < 5
+    stills = data["stills"]
+    assert stills["faces"] == 224 and stills["median_abs_yaw_deg"] < 10 and stills["mirror_flips_yaw_sign"] > 0.95
+
+
+def test_overlay_draws_the_pose_axes_only_when_asked():
+    from tracker.io.draw import DrawConfig, draw_faces
+    from tracker.tracking.face_tracker import FaceResult
+
+    points = project(20, 10, 5)
+    pose = PoseEstimator().estimate(points, FRAME)
+    face = FaceResult(0, points, np.full(68, 0.9), "tracked", 0.9, pose, pose)
+    blank = np.zeros((FRAME[1], FRAME[0], 3), np.uint8)
+    with_axes = draw_faces(blank.copy(), [face], DrawConfig(lines=False, pose=True))
+    without = draw_faces(blank.copy(), [face], DrawConfig(lines=False, pose=False))
+    changed = np.any(with_axes != without, axis=2)
+    assert changed.sum() > 50  # the three axis lines
+    nose = points[30].round().astype(int)
+    ys, xs = np.nonzero(changed)
+    assert np.hypot(xs - nose[0], ys - nose[1]).min() < 3  # drawn from the nose
+
+
+def test_run_options_no_pose_and_focal_length(tmp_path: Path):
+    from typer.testing import CliRunner
+
+    from tracker.cli import app
+
+    clip = _portrait_clip(tmp_path, frames=3)
+    distances = {}
+    for focal in (300, 600):
+        out = tmp_path / f"f{focal}.csv"
+        result = CliRunner().invoke(app, ["run", str(clip), "--csv", str(out), "--out", str(tmp_path / "o.mp4"), "--no-pose",
+                                          "--focal-length", str(focal), "--device", "cpu", "--quiet"])
+        assert result.exit_code == 0, result.output
+        with open(out) as handle:
+            distances[focal] = float(list(csv.DictReader(handle))[-1]["tz"])  # --no-pose: no axes, the numbers stay
+    assert distances[600] / distances[300] == pytest.approx(2.0, rel=0.05)  # the same face, twice the focal length
