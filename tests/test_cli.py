@@ -281,7 +281,13 @@ def _stop_after_start(cmd: list[str], signum: int, cwd: Path, wait_for: Path, ti
     import os
     import time
 
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=group)
+    import signal
+
+    def default_signals() -> None:  # a launcher in the background (nohup, `&`) leaves SIGINT ignored; a terminal does not
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=group,
+                            preexec_fn=default_signals)
     deadline = time.monotonic() + timeout
     while not any(wait_for.parent.glob(wait_for.name)) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)

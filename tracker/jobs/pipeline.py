@@ -5,7 +5,8 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import Future
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,27 +151,34 @@ def run_video(
     files run behind in another, overlapping the network; results are identical either way.
     ``tracker`` replaces the one ``config`` describes (the API passes its own, maybe still building; the
     speed benchmark runs a peer this way); the caller then closes it, while one built here (in the
-    background: ``TrackerBuild``) is closed here.
+    background, once the video has opened: ``TrackerBuild``) is closed here.
     """
     for path in (outputs.overlay, outputs.csv, outputs.json):
         check_output_path(path)
-    if tracker is not None:
-        return _run(source, outputs, config, progress, timer, tracker)
-    build = TrackerBuild(config, timer)
-    try:
-        return _run(source, outputs, config, progress, timer, build)
-    finally:
-        build.close()
+    with VideoReader(source, config.stream) as reader:
+        if tracker is not None:
+            return _run(reader, source, outputs, config, progress, timer, tracker)
+        build = TrackerBuild(config, timer)
+        try:
+            return _run(reader, source, outputs, config, progress, timer, build)
+        finally:
+            build.close()
 
 
 class TrackerBuild:
-    """A tracker built in a background thread, so the network loads while the video opens, the outputs
-    start and the first frames decode; ``get`` waits for it, ``close`` closes it."""
+    """A tracker built in a background thread, so the network loads while the outputs start and the
+    first frames decode; ``get`` waits for it, ``close`` waits for it and closes it (a stopped run still
+    lets a build finish: a process must not exit while a thread is inside ONNX Runtime or PyTorch)."""
 
     def __init__(self, config: PipelineConfig, timer: StageTimer = NULL_TIMER) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="build")
-        self._future = self._pool.submit(build_tracker, config, timer)
-        self._pool.shutdown(wait=False)  # the one task runs; the thread ends with it
+        self._future: Future[FaceTracker] = Future()
+        threading.Thread(target=self._build, args=(config, timer), name="build").start()
+
+    def _build(self, config: PipelineConfig, timer: StageTimer) -> None:
+        try:
+            self._future.set_result(build_tracker(config, timer))
+        except BaseException as err:  # handed to whoever calls get()
+            self._future.set_exception(err)
 
     def ready(self) -> bool:
         return self._future.done()
@@ -184,73 +192,72 @@ class TrackerBuild:
 
 
 def _run(
-    source: Path, outputs: RunOutputs, config: PipelineConfig, progress: Callable[[int, int | None], None] | None,
-    timer: StageTimer, tracker_or_build: FrameTracker | TrackerBuild,
+    reader: VideoReader, source: Path, outputs: RunOutputs, config: PipelineConfig,
+    progress: Callable[[int, int | None], None] | None, timer: StageTimer, tracker_or_build: FrameTracker | TrackerBuild,
 ) -> RunSummary:
     summary = RunSummary()
     sinks: list[Sink] = []
     writer: VideoWriter | None = None
     worker: InOrderWorker[tuple[Frame, list[FaceResult]]] | None = None
-    with VideoReader(source, config.stream) as reader:
-        info = reader.info
-        try:
-            if outputs.csv:
-                sinks.append(CsvOutput(outputs.csv))
-            if outputs.json:
-                header = {"video": str(source), "width": info.width, "height": info.height, "fps": float(info.rate)}
-                sinks.append(JsonOutput(outputs.json, header))
-            if outputs.pts_dir:
-                sinks.append(PtsDirOutput(outputs.pts_dir))
-            if outputs.overlay:
-                writer = VideoWriter(outputs.overlay, info, reader, preset=config.x264_preset)
-            last_overlay: list[np.ndarray] = []
+    info = reader.info
+    try:
+        if outputs.csv:
+            sinks.append(CsvOutput(outputs.csv))
+        if outputs.json:
+            header = {"video": str(source), "width": info.width, "height": info.height, "fps": float(info.rate)}
+            sinks.append(JsonOutput(outputs.json, header))
+        if outputs.pts_dir:
+            sinks.append(PtsDirOutput(outputs.pts_dir))
+        if outputs.overlay:
+            writer = VideoWriter(outputs.overlay, info, reader, preset=config.x264_preset)
+        last_overlay: list[np.ndarray] = []
 
-            def emit(item: tuple[Frame, list[FaceResult]]) -> None:
-                frame, faces = item
-                with timer.stage("outputs"):
-                    record = FrameRecord(frame.index, frame.time, faces, UNREADABLE if frame.image is None else None)
-                    for sink in sinks:
-                        sink.add(record)
-                if writer is None:
-                    return
-                if frame.image is not None:
-                    with timer.stage("draw"):
-                        last_overlay[:] = [draw_faces(frame.image, faces, config.draw)]
-                if last_overlay:  # an unreadable frame repeats the previous one, keeping timing
-                    with timer.stage("encode"):
-                        writer.write(last_overlay[0], frame.pts)
-
-            start = time.perf_counter()
-            if config.threads:
-                worker = InOrderWorker(emit)
-            frames = timed(reader, timer, "decode")
-            with ReadAhead(frames) if config.threads else nullcontext(frames) as decoded:
-                tracker = tracker_or_build.get() if isinstance(tracker_or_build, TrackerBuild) else tracker_or_build
-                for frame in decoded:
-                    faces = tracker.step(frame.image) if frame.image is not None else []
-                    summary.frames += 1
-                    summary.unreadable += frame.image is None
-                    summary.frames_with_faces += bool(faces)
-                    summary.faces += len(faces)
-                    (worker.submit if worker is not None else emit)((frame, faces))
-                    if progress is not None:
-                        progress(summary.frames, info.frame_count)
-            if worker is not None:
-                worker.finish()
-            if writer is not None:
+        def emit(item: tuple[Frame, list[FaceResult]]) -> None:
+            frame, faces = item
+            with timer.stage("outputs"):
+                record = FrameRecord(frame.index, frame.time, faces, UNREADABLE if frame.image is None else None)
+                for sink in sinks:
+                    sink.add(record)
+            if writer is None:
+                return
+            if frame.image is not None:
+                with timer.stage("draw"):
+                    last_overlay[:] = [draw_faces(frame.image, faces, config.draw)]
+            if last_overlay:  # an unreadable frame repeats the previous one, keeping timing
                 with timer.stage("encode"):
-                    writer.close(source)
-            for sink in sinks:
-                sink.close()
-            summary.seconds = time.perf_counter() - start
-        except BaseException:
-            if worker is not None:
-                worker.cancel()
-            if writer is not None:
-                writer.abort()
-            for sink in sinks:
-                sink.abort()
-            raise
+                    writer.write(last_overlay[0], frame.pts)
+
+        start = time.perf_counter()
+        if config.threads:
+            worker = InOrderWorker(emit)
+        frames = timed(reader, timer, "decode")
+        with ReadAhead(frames) if config.threads else nullcontext(frames) as decoded:
+            tracker = tracker_or_build.get() if isinstance(tracker_or_build, TrackerBuild) else tracker_or_build
+            for frame in decoded:
+                faces = tracker.step(frame.image) if frame.image is not None else []
+                summary.frames += 1
+                summary.unreadable += frame.image is None
+                summary.frames_with_faces += bool(faces)
+                summary.faces += len(faces)
+                (worker.submit if worker is not None else emit)((frame, faces))
+                if progress is not None:
+                    progress(summary.frames, info.frame_count)
+        if worker is not None:
+            worker.finish()
+        if writer is not None:
+            with timer.stage("encode"):
+                writer.close(source)
+        for sink in sinks:
+            sink.close()
+        summary.seconds = time.perf_counter() - start
+    except BaseException:
+        if worker is not None:
+            worker.cancel()
+        if writer is not None:
+            writer.abort()
+        for sink in sinks:
+            sink.abort()
+        raise
     if summary.unreadable:
         log.warning("%d frame(s) could not be decoded; recorded as '%s'", summary.unreadable, UNREADABLE)
     return summary
