@@ -3,7 +3,9 @@
 Every pipeline goes through the same :func:`tracker.jobs.pipeline.run_video` (decode, detect/track,
 landmarks, smoothing, drawing, H.264 encode, CSV), so only the landmark method differs. Runs are
 interleaved (ours, dlib, ours, ...) and the median of ``repeats`` is reported, so machine noise hits
-both sides alike; speeds are given as ratios to dlib measured in the same run.
+both sides alike; speeds are given as ratios to dlib measured in the same run. ``time_processes`` adds
+whole processes, start-up included: ``tracker run`` against the plain dlib script a user would write
+(``tracker.eval.plain_dlib``).
 """
 from __future__ import annotations
 
