@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 
 from tracker.datasets import mirror_face, w300
-from tracker.datasets.faces import load_face_image, protocol_crop
 from tracker.datasets.vw300 import find_sequences
+from tracker.eval.still import predict_face_batches
 from tracker.eval.video import best_match
 from tracker.io.draw import AXIS_COLOURS, draw_pose_axes
 from tracker.io.video import VideoReader
@@ -28,7 +28,6 @@ FRONTAL_YAW = 5.0  # |yaw| above which a face's mirror image must have the oppos
 # A pair of consecutive frames counts as steady when the face's landmark centre moved less than this
 # fraction of the inter-ocular distance.
 STEADY_MOVE_IOD = 0.02
-BATCH = 32
 
 
 def eye_line_angle(points: np.ndarray) -> float:
@@ -103,10 +102,7 @@ def pose_on_video(video: Path, tracker: FaceTracker) -> dict[str, Any]:
 
 def _still_poses(predictor: CropPredictor, faces: list, estimator: PoseEstimator) -> list[HeadPose | None]:
     poses = []
-    for start in range(0, len(faces), BATCH):
-        chunk = faces[start : start + BATCH]
-        images = [load_face_image(f) for f in chunk]
-        out = predictor.predict_scored(images, [protocol_crop(f) for f in chunk], norm=False)
+    for images, out in predict_face_batches(predictor, faces):
         for image, points, confidence in zip(images, out.points, out.confidence):
             poses.append(estimator.estimate(points, (image.shape[1], image.shape[0]), confidence))
     return poses
