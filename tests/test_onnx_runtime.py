@@ -2,6 +2,7 @@
 import once cached, and the exported file usable on its own."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -101,6 +102,28 @@ def test_an_uncached_run_still_works(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("SA_TRACKER_CACHE", "off")
     predictor = OnnxPredictor.for_weights(tiny_weights, GraphOptions())
     assert predictor.predict_batch(np.zeros((1, 32, 32, 3), np.uint8)).points.shape == (1, 68, 2)
+
+
+@pytest.mark.parametrize("cache", ["off", "unwritable"])
+def test_a_graph_that_cannot_be_cached_leaves_no_file_behind(tmp_path: Path, tiny_weights: Path, cache: str):
+    """Caching off, or a cache folder that cannot be made: the run works and its scratch graph is gone
+    when the process ends (a read-only home must not fill the temporary folder run after run)."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch), "SA_TRACKER_CACHE": "off" if cache == "off" else str(blocker / "cache")}
+    script = (
+        "import numpy as np\nfrom pathlib import Path\n"
+        "from tracker.network.onnx_runtime import GraphOptions, OnnxPredictor\n"
+        f"predictor = OnnxPredictor.for_weights(Path({str(tiny_weights)!r}), GraphOptions())\n"
+        "print(predictor.predict_batch(np.zeros((1, 32, 32, 3), np.uint8)).points.shape)\n"
+        "print(len(list(Path(__import__('tempfile').gettempdir()).glob('sa-tracker-*/*.onnx'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["(1,", "68,", "2)", "1"]  # the graph was in the scratch folder while it ran
+    assert list(scratch.glob("sa-tracker-*")) == []
 
 
 def test_the_cpu_run_path_imports_no_torch(tmp_path: Path):

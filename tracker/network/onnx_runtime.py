@@ -7,9 +7,11 @@ rebuilds it (PyTorch is imported then, for the export only).
 """
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -53,7 +55,11 @@ def graph_key(weights: Path, options: GraphOptions) -> str:
 
 
 def landmark_graph(weights: Path, options: GraphOptions) -> Path:
-    """The ONNX graph of ``weights`` under ``options``: from the cache, else exported (and cached)."""
+    """The ONNX graph of ``weights`` under ``options``: from the cache, else exported (and cached).
+
+    Where the cache cannot be written (caching off, a read-only home, a full disk) the graph goes to a
+    scratch folder that is removed when the process exits.
+    """
     folder = graph_cache_dir()
     key = graph_key(weights, options)
     if folder is not None and (folder / f"{key}.onnx").is_file():
@@ -65,9 +71,11 @@ def landmark_graph(weights: Path, options: GraphOptions) -> Path:
     if folder is not None:
         try:
             return export_landmark_graph(model, folder / f"{key}.onnx", options)
-        except OSError:  # a read-only home, a full disk: run without the cache
+        except OSError:  # the cache folder cannot be made or written: run without it
             pass
-    return export_landmark_graph(model, Path(tempfile.mkdtemp(prefix="sa-tracker-")) / f"{key}.onnx", options)
+    scratch = Path(tempfile.mkdtemp(prefix="sa-tracker-"))
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+    return export_landmark_graph(model, scratch / f"{key}.onnx", options)
 
 
 def open_session(path: Path, threads: int = 1) -> onnxruntime.InferenceSession:
