@@ -7,18 +7,31 @@ import av
 import numpy as np
 
 
-def mjpeg_with_corrupt_frame(path: Path, frames: int = 6, corrupt: int = 2) -> Path:
-    """An MJPEG AVI whose frame ``corrupt`` is overwritten with random bytes."""
+def _flush(out: av.container.OutputContainer, *streams: av.stream.Stream) -> None:
+    """Drain each encoder into the file."""
+    for stream in streams:
+        for packet in stream.encode():
+            out.mux(packet)
+
+
+def _encode(path: Path, codec: str, pix_fmt: str, images: list[np.ndarray], image_format: str) -> Path:
+    """``images`` (all one size) as a 10 frames/s video in ``codec`` / ``pix_fmt``."""
+    h, w = images[0].shape[:2]
     with av.open(str(path), "w") as out:
-        stream = out.add_stream("mjpeg", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuvj420p"
-        for i in range(frames):
-            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 30 * i, np.uint8), format="rgb24")
+        stream = out.add_stream(codec, rate=10)
+        stream.width, stream.height, stream.pix_fmt = w, h, pix_fmt
+        for i, image in enumerate(images):
+            frame = av.VideoFrame.from_ndarray(image, format=image_format)
             frame.pts = i
             for packet in stream.encode(frame):
                 out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+        _flush(out, stream)
+    return path
+
+
+def mjpeg_with_corrupt_frame(path: Path, frames: int = 6, corrupt: int = 2) -> Path:
+    """An MJPEG AVI whose frame ``corrupt`` is overwritten with random bytes."""
+    _encode(path, "mjpeg", "yuvj420p", [np.full((48, 64, 3), 30 * i, np.uint8) for i in range(frames)], "rgb24")
     data = bytearray(path.read_bytes())
     starts = [i for i in range(len(data) - 1) if data[i] == 0xFF and data[i + 1] == 0xD8]
     begin, end = starts[corrupt], starts[corrupt + 1] - 20
@@ -38,17 +51,7 @@ def zero_frame_video(path: Path) -> Path:
 def grayscale_video(path: Path, size: tuple[int, int] = (63, 47), frames: int = 3) -> Path:
     """FFV1 in Matroska with a single-channel pixel format and odd frame sizes."""
     w, h = size
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("ffv1", rate=10)
-        stream.width, stream.height, stream.pix_fmt = w, h, "gray"
-        for i in range(frames):
-            frame = av.VideoFrame.from_ndarray(np.full((h, w), 50 * i, np.uint8), format="gray")
-            frame.pts = i
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
+    return _encode(path, "ffv1", "gray", [np.full((h, w), 50 * i, np.uint8) for i in range(frames)], "gray")
 
 
 AUDIO_SAMPLE_FORMATS = {"aac": "fltp", "pcm_s16le": "s16", "pcm_mulaw": "s16"}
@@ -77,9 +80,7 @@ def video_with_audio(path: Path, frames: int = 10, rate: int = 10, audio_codec: 
             af.sample_rate, af.pts = 16000, start
             for packet in audio.encode(af):
                 out.mux(packet)
-        for stream in (video, audio):
-            for packet in stream.encode():
-                out.mux(packet)
+        _flush(out, video, audio)
     return path
 
 
@@ -98,7 +99,5 @@ def two_video_streams(path, default_second: bool = True):
                 frame.pts = i
                 for packet in stream.encode(frame):
                     out.mux(packet)
-        for stream in (small, big):
-            for packet in stream.encode():
-                out.mux(packet)
+        _flush(out, small, big)
     return path

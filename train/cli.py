@@ -10,7 +10,7 @@ import os
 import time
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 from typing import TYPE_CHECKING
 
@@ -26,6 +26,12 @@ class Dataset(str, Enum):
     w300 = "300w"
     aflw = "aflw"
     vw300 = "300vw"
+
+
+def _fail(err: Exception) -> NoReturn:
+    """A user error (bad path, bad weights, bad pack): its first line, exit status 1, no traceback."""
+    typer.echo(f"error: {str(err).splitlines()[0]}", err=True)
+    raise typer.Exit(1) from None
 
 
 def _faces(dataset: Dataset, root: Path, mat: Path | None, w300_root: Path | None) -> tuple[list[FaceSample], list[FaceSample]]:
@@ -129,9 +135,8 @@ def run(
             trainer.init_from(init_weights)
         scores = trainer.run(chosen, resume=not fresh, epoch_budget=epoch_budget)
     except (PackError, WeightsError, FileNotFoundError) as err:  # a bad pack, teacher or dataset path
-        typer.echo(f"error: {str(err).splitlines()[0]}", err=True)
         shutdown(info)
-        raise typer.Exit(1) from None
+        _fail(err)
     except BaseException:
         shutdown(info)
         raise
@@ -244,8 +249,7 @@ def quantize(
     try:
         lines = add_int8_ranges(root, out, weights, faces, seed)
     except (FileNotFoundError, WeightsError, QuantizationError) as err:
-        typer.echo(f"error: {str(err).splitlines()[0]}", err=True)
-        raise typer.Exit(1) from None
+        _fail(err)
     for line in lines:
         typer.echo(line)
 
@@ -269,8 +273,7 @@ def face_check(
     try:
         lines = add_face_check(str(root), str(out), str(weights) if weights else None, cfg, "tracker " + " ".join(sys.argv[1:]))
     except (FileNotFoundError, WeightsError) as err:
-        typer.echo(f"error: {str(err).splitlines()[0]}", err=True)
-        raise typer.Exit(1) from None
+        _fail(err)
     for line in lines:
         typer.echo(line)
 
@@ -291,8 +294,7 @@ def point_offsets(
         model = load_model(weights)
         faces = w300.load_split(root, "train").faces
     except (FileNotFoundError, WeightsError) as err:
-        typer.echo(f"error: {str(err).splitlines()[0]}", err=True)
-        raise typer.Exit(1) from None
+        _fail(err)
     int8 = use_int8("auto")  # measured in the arithmetic `tracker run` uses by default
     model.point_offsets = measure_on_faces(model, faces, int8=int8)
     model.meta["point_offsets"] = {"data": "300-W train", "faces": len(faces), "precision": "int8" if int8 else "float"}
