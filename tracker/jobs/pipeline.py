@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
-import threading
 from concurrent.futures import Future
 from contextlib import nullcontext
 from dataclasses import dataclass, field
