@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import write_video
+from tests.processes import stop_after_start
 from tests.videos import grayscale_video, mjpeg_with_corrupt_frame, video_with_audio, zero_frame_video
 from tracker.cli import app
 from tracker.io.outputs import CSV_COLUMNS
@@ -275,38 +276,13 @@ def _long_clip(path: Path, frames: int = 400) -> Path:
     return write_video(path, [np.roll(base, 3 * i, axis=1) for i in range(frames)])
 
 
-def _stop_after_start(cmd: list[str], signum: int, cwd: Path, wait_for: Path, timeout: float = 60.0, group: bool = False):
-    """Run ``cmd`` and send ``signum`` once ``wait_for`` (a partial output) exists, to its whole process
-    group with ``group`` (what a terminal's Ctrl-C does); returns the finished process and its pid."""
-    import os
-    import time
-
-    import signal
-
-    def default_signals() -> None:  # a launcher in the background (nohup, `&`) leaves SIGINT ignored; a terminal does not
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=group,
-                            preexec_fn=default_signals)
-    deadline = time.monotonic() + timeout
-    while not any(wait_for.parent.glob(wait_for.name)) and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    time.sleep(0.5)
-    if group:
-        os.killpg(proc.pid, signum)
-    else:
-        proc.send_signal(signum)
-    stdout, stderr = proc.communicate(timeout=120)
-    return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr), proc.pid
-
-
 @pytest.mark.parametrize("signame, code, word", [("SIGTERM", 143, "terminated"), ("SIGINT", 130, "interrupted")])
 def test_a_signal_ends_one_video_with_one_line_and_no_partial_files(tmp_path, tiny_weights, signame, code, word):
     import signal
 
     clip = _long_clip(tmp_path / "long.mp4")
     cmd = [sys.executable, "-m", "tracker", "run", str(clip), "--out", "o.mp4", "--csv", "o.csv", "--weights", str(tiny_weights), "--quiet"]
-    proc, _ = _stop_after_start(cmd, getattr(signal, signame), tmp_path, tmp_path / ".o.partial.mp4")
+    proc, _ = stop_after_start(cmd, getattr(signal, signame), tmp_path, tmp_path / ".o.partial.mp4")
     assert proc.returncode == code, proc.stderr[-2000:]
     assert proc.stderr.strip().splitlines()[-1] == word and "Traceback" not in proc.stderr
     assert not leftovers(tmp_path) and not (tmp_path / "o.mp4").exists() and not (tmp_path / "o.csv").exists()
@@ -323,7 +299,7 @@ def test_a_signal_to_a_batch_stops_its_workers_and_keeps_what_finished(tmp_path,
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "tracker", "run", *map(str, videos), "--out-dir", str(out), "--workers", "2",
            "--weights", str(tiny_weights), "--quiet"]
-    proc, _ = _stop_after_start(cmd, getattr(signal, signame), tmp_path, out / ".long*.partial.mp4", group=group)
+    proc, _ = stop_after_start(cmd, getattr(signal, signame), tmp_path, out / ".long*.partial.mp4", group=group)
     assert proc.returncode == code, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr and proc.stderr.strip().splitlines()[-1] == word
     time.sleep(2.0)  # orphaned workers would go on writing their partial overlays meanwhile

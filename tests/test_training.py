@@ -262,3 +262,21 @@ def test_train_speed_times_every_arithmetic_of_each_preset():
     table = training_throughput({"tiny": replace(preset("tiny"), coord_loss_weight=1.0)}, batch=2, steps=1, rounds=1)
     assert set(table["tiny"]) == {a.name for a in ARITHMETICS}
     assert all(rate > 0 for rate in table["tiny"].values())
+
+
+@pytest.mark.parametrize("signame, code, word", [("SIGTERM", 143, "terminated"), ("SIGINT", 130, "interrupted")])
+def test_a_signal_stops_training_with_one_line_and_the_same_command_resumes(tmp_path, signame, code, word):
+    import signal
+
+    from tests.processes import stop_after_start
+
+    write_w300_folder(tmp_path / "w300", 6)
+    cmd = [sys.executable, "-m", "tracker", "train", "--data", "300w", "--root", "w300", "--preset", "tiny", "--run-dir", "run",
+           "--cache-dir", "cache", "--device", "cpu", "--stages", "baseline", "--baseline-epochs", "100000"]
+    proc, _ = stop_after_start(cmd, getattr(signal, signame), tmp_path, tmp_path / "run" / "log.jsonl", timeout=120)
+    assert proc.returncode == code, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines()[-1].startswith(f"{word}: ") and "Traceback" not in proc.stderr
+    done = len((tmp_path / "run" / "log.jsonl").read_text().splitlines())
+    resumed = subprocess.run([*cmd, "--epoch-budget", "1"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"{done} epochs done" in resumed.stderr

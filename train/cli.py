@@ -34,6 +34,15 @@ def _fail(err: Exception) -> NoReturn:
     raise typer.Exit(1) from None
 
 
+def _stopped(stop: BaseException) -> NoReturn:
+    """Ctrl-C or SIGTERM during training: one line saying how to go on, the shell's exit status, no traceback."""
+    from tracker.jobs.interruption import EXIT_INTERRUPTED, EXIT_TERMINATED
+
+    word, code = ("interrupted", EXIT_INTERRUPTED) if isinstance(stop, KeyboardInterrupt) else ("terminated", EXIT_TERMINATED)
+    typer.echo(f"{word}: the run directory keeps every finished epoch; the same command resumes", err=True)
+    raise typer.Exit(code) from None
+
+
 def _faces(dataset: Dataset, root: Path, mat: Path | None, w300_root: Path | None) -> tuple[list[FaceSample], list[FaceSample]]:
     """(train, validation) faces for a dataset's training protocol."""
     from tracker.datasets import w300
@@ -97,6 +106,7 @@ def run(
     from tracker.network.devices import resolve_device
     from tracker.train.config import DistillConfig
     from tracker.train.config import preset as make_preset
+    from tracker.jobs.interruption import Terminated
     from tracker.train.distributed import end_distributed_worker, init_distributed, shutdown
     from tracker.models import WeightsError
     from tracker.train.pack import PackError
@@ -137,6 +147,9 @@ def run(
     except (PackError, WeightsError, FileNotFoundError) as err:  # a bad pack, teacher or dataset path
         shutdown(info)
         _fail(err)
+    except (KeyboardInterrupt, Terminated) as stop:  # checkpoints and weights are written atomically: nothing half-made
+        shutdown(info)
+        _stopped(stop)
     except BaseException:
         shutdown(info)
         raise

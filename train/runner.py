@@ -497,8 +497,8 @@ class Trainer:
             record = {"stage": stage, "epoch": epoch, "lr": stage_lr(scfg, epoch), "loss": loss, "val_nme_ip": val,
                       "train_nme_ip": fit, "seconds": round(time.perf_counter() - t0, 1)}
             self.state.history.append(record)
-            self._log(record)
             self.save_checkpoint(optimizer)
+            self._log(record)  # after the checkpoint: the log lists only epochs a resume will not run again
             if hourglass_stage:
                 self.export("latest", with_ghcu=False)  # the network as it stands, for checks while a long run goes on
         self._finish_stage(stage)
