@@ -42,3 +42,20 @@ def test_photometric_equalises_what_it_leaves_dark_exactly_as_the_tracker_does(m
     assert cv2.cvtColor(out, cv2.COLOR_RGB2GRAY).std() > 0
     bright = augment.photometric(np.random.default_rng(0), image, NOTHING)
     assert seen[-1] is False and np.array_equal(bright, image)  # a lit crop is left as it is
+
+
+def _block_edges(image: np.ndarray, block: int) -> float:
+    """Mean jump across the block grid's columns over the mean jump between other columns."""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    jumps = np.abs(np.diff(grey, axis=1)).mean(axis=0)
+    on_grid = np.arange(len(jumps)) % block == block - 1
+    return float(jumps[on_grid].mean() / jumps[~on_grid].mean())
+
+
+def test_coding_leaves_jpeg_blocks_at_the_scale_the_face_was_coded():
+    image = cv2.GaussianBlur(_lit_face(128), (0, 0), 3)  # smooth, so the blocks are what stands out
+    cfg = replace(NOTHING, compression_prob=1.0, compression_quality=(5, 5), compression_scale=(1.0, 1.0))
+    coded = augment.photometric(np.random.default_rng(0), image, cfg)
+    assert coded.shape == image.shape and coded.dtype == np.uint8
+    assert _block_edges(coded, 8) > 1.5 and _block_edges(image, 8) < 1.2  # 8x8 JPEG blocks appear
+    assert np.array_equal(augment.photometric(np.random.default_rng(0), image, NOTHING), image)  # off by default

@@ -119,3 +119,36 @@ def test_crop_set_holds_positives_and_every_negative_kind(tmp_path):
     assert crops.maps.shape == (3 * per_face, 68, 4, 4) and crops.maps.dtype == torch.float16  # 8x8 maps pooled by 2
     assert int(crops.labels.sum()) == 3 * cfg.positives_per_face
     assert set(crops.kinds) == {"face", *NEGATIVE_KINDS}
+
+
+def test_the_dim_video_crops_are_a_second_set_of_the_same_kinds(tmp_path, monkeypatch):
+    from tracker.datasets.w300 import load_split
+    from tracker.train import face_check
+
+    write_w300_folder(tmp_path / "w300", 2)
+    faces = load_split(tmp_path / "w300", "train").faces
+    coded = []
+    real = face_check.photometric
+    monkeypatch.setattr(face_check, "photometric", lambda rng, image, cfg: coded.append(cfg.compression_prob) or real(rng, image, cfg))
+    predictor = LandmarkPredictor(make_model())
+    sets = face_check.crop_sets(predictor, faces, FaceCheckTraining(), seed=0)
+    assert list(sets) == ["lit", "dim video"]
+    assert sets["lit"].kinds == sets["dim video"].kinds and torch.equal(sets["lit"].labels, sets["dim video"].labels)
+    half = len(coded) // 2
+    assert set(coded[:half]) == {0.0} and set(coded[half:]) == {1.0}  # the second set, and only it, is coded
+    only_lit = face_check.crop_sets(predictor, faces, replace(FaceCheckTraining(), dim_video_augment=None), seed=0)
+    assert list(only_lit) == ["lit"]
+
+
+def test_face_check_command_stores_the_threshold_it_is_given(tmp_path, tiny_weights):
+    import subprocess
+    import sys
+
+    write_w300_folder(tmp_path / "w300", 3)
+    write_w300_folder(tmp_path / "w300", 2, seed=1, subset="lfpw/testset")
+    out = tmp_path / "checked.pt"
+    args = ["face-check", "--root", str(tmp_path / "w300"), "--weights", str(tiny_weights), "--out", str(out), "--epochs", "1", "--threshold", "0.3"]
+    result = subprocess.run([sys.executable, "-m", "tracker", *args], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "held-out dim video p >= 0.5" in result.stdout
+    assert load_weights(out).face_check.config.threshold == 0.3

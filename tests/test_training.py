@@ -264,6 +264,19 @@ def test_train_speed_times_every_arithmetic_of_each_preset():
     assert all(rate > 0 for rate in table["tiny"].values())
 
 
+def test_train_speed_times_compiled_steps_when_asked(monkeypatch):
+    import torch
+
+    from tracker.train.config import preset
+    from tracker.train.throughput import ARITHMETICS, COMPILED, training_throughput
+
+    compiled = []
+    monkeypatch.setattr(torch, "compile", lambda model: compiled.append(model) or model)  # Inductor takes minutes
+    table = training_throughput({"tiny": preset("tiny")}, batch=2, steps=1, rounds=1, arithmetics=ARITHMETICS + COMPILED)
+    assert set(table["tiny"]) == {a.name for a in ARITHMETICS + COMPILED} and all(v > 0 for v in table["tiny"].values())
+    assert len(compiled) == len(COMPILED)  # the compiled variants, and only they, went through torch.compile
+
+
 @pytest.mark.parametrize("signame, code, word", [("SIGTERM", 143, "terminated"), ("SIGINT", 130, "interrupted")])
 def test_a_signal_stops_training_with_one_line_and_the_same_command_resumes(tmp_path, signame, code, word):
     import signal

@@ -1,4 +1,5 @@
-"""Training augmentation: Gaussian rotation/scale/shift, flips, colour, blur, down-scaling, occluders, noise, low light."""
+"""Training augmentation: Gaussian rotation/scale/shift, flips, colour, blur, down-scaling, occluders, noise, low
+light, video coding."""
 from __future__ import annotations
 
 import cv2
@@ -47,7 +48,7 @@ def geometric(
 
 
 def photometric(rng: np.random.Generator, image: np.ndarray, cfg: AugmentConfig) -> np.ndarray:
-    """Colour, grayscale, blur, down-scaling, occluders, noise and low light on an (S, S, 3) uint8 crop.
+    """Colour, grayscale, blur, down-scaling, occluders, noise, low light and coding on an (S, S, 3) uint8 crop.
 
     A crop left dark is then contrast-equalised, as the tracker equalises dark crops before the network.
     """
@@ -73,6 +74,8 @@ def photometric(rng: np.random.Generator, image: np.ndarray, cfg: AugmentConfig)
         img = np.clip(noisy, 0, 255).astype(np.uint8)
     if rng.random() < cfg.low_light_prob:
         img = low_light(rng, img, cfg)
+    if rng.random() < cfg.compression_prob:
+        img = compressed(rng, img, cfg)
     return equalise_if_dark(img)
 
 
@@ -86,6 +89,20 @@ def low_light(rng: np.random.Generator, image: np.ndarray, cfg: AugmentConfig) -
         img = cv2.GaussianBlur(img, (0, 0), rng.uniform(*cfg.low_light_defocus) * image.shape[0] / REFERENCE_CROP)
     img += rng.normal(0, rng.uniform(*cfg.low_light_noise), img.shape).astype(np.float32)
     return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def compressed(rng: np.random.Generator, image: np.ndarray, cfg: AugmentConfig) -> np.ndarray:
+    """``image`` JPEG-coded at a low quality, at a fraction of its side and enlarged back: coding blocks
+    as a small face in a compressed video frame has them."""
+    size = image.shape[0]
+    side = max(MIN_DOWNSCALED_SIDE, int(size * rng.uniform(*cfg.compression_scale)))
+    small = cv2.resize(image, (side, side), interpolation=cv2.INTER_AREA) if side < size else image
+    quality = int(rng.integers(cfg.compression_quality[0], cfg.compression_quality[1] + 1))
+    ok, data = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        return image
+    coded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED).reshape(small.shape)
+    return cv2.resize(coded, (size, size), interpolation=cv2.INTER_LINEAR) if side < size else coded
 
 
 def _occlude(rng: np.random.Generator, img: np.ndarray, size: int, cfg: AugmentConfig) -> np.ndarray:

@@ -78,7 +78,7 @@ def run(
     data: Annotated[Dataset, typer.Option(help="dataset protocol")] = Dataset.w300,
     root: Annotated[Path, typer.Option(help="dataset root (300-W folders, AFLW images, 300-VW videos)")] = Path("data/300W"),
     run_dir: Annotated[Path, typer.Option(help="run directory: config, log, checkpoints, plots, weights")] = Path("runs/compact"),
-    preset_name: Annotated[str, typer.Option("--preset", help="paper | compact | compact64 | compact-s2 | compact-tune | tiny")] = "compact",
+    preset_name: Annotated[str, typer.Option("--preset", help="paper | compact | compact64 | compact-s2 | compact-tune | compact-long | compact-long-coord | compact-long-tune | tiny")] = "compact",
     stages: Annotated[str, typer.Option(help="comma-separated subset of baseline,sa,ghcu")] = ",".join(STAGES),
     device: Annotated[str, typer.Option(help="auto | cpu | cuda")] = "auto",
     mat: Annotated[Path | None, typer.Option(help="AFLWinfo_release.mat (AFLW)")] = None,
@@ -226,24 +226,27 @@ def train_speed(
     steps: Annotated[int, typer.Option(min=1, help="steps per timing")] = 6,
     rounds: Annotated[int, typer.Option(min=1, help="interleaved rounds (the best counts)")] = 2,
     threads: Annotated[int, typer.Option(min=1, help="PyTorch CPU threads")] = 2,
+    compile_: Annotated[bool, typer.Option("--compile", help="also time torch.compile (about a minute per variant to compile)")] = False,
 ) -> None:
     """Training samples/s of each preset's hourglass step (its losses, RMSprop) on this CPU: fp32,
-    channels-last, bf16 autocast and both; random data, so it times arithmetic, not learning."""
+    channels-last, bf16 autocast and both (and torch.compile with ``--compile``); random data, so it
+    times arithmetic, not learning."""
     import torch
 
     from tracker.eval.report import format_table
     from tracker.train.config import preset as make_preset
     from tracker.train.precision import bf16_native
-    from tracker.train.throughput import ARITHMETICS, training_throughput
+    from tracker.train.throughput import ARITHMETICS, COMPILED, training_throughput
 
     torch.set_num_threads(threads)
     try:
         configs = {name: make_preset(name) for name in presets or ["compact", "compact-long-coord"]}
     except ValueError as err:
         raise typer.BadParameter(str(err)) from None
-    table = training_throughput(configs, batch, steps, rounds)
+    arithmetics = ARITHMETICS + COMPILED if compile_ else ARITHMETICS
+    table = training_throughput(configs, batch, steps, rounds, arithmetics)
     typer.echo(f"batch {batch}, {threads} thread(s); native bf16 on this CPU: {bf16_native(torch.device('cpu'))}")
-    typer.echo(format_table({n: {k: round(v, 1) for k, v in r.items()} for n, r in table.items()}, tuple(a.name for a in ARITHMETICS)))
+    typer.echo(format_table({n: {k: round(v, 1) for k, v in r.items()} for n, r in table.items()}, tuple(a.name for a in arithmetics)))
 
 
 def quantize(
@@ -273,6 +276,7 @@ def face_check(
     weights: Annotated[Path | None, typer.Option(help="weights to add a face check to (default: the bundled model)")] = None,
     epochs: Annotated[int, typer.Option(min=1)] = 30,
     seed: Annotated[int, typer.Option()] = 0,
+    threshold: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="p(face) under which the tracker rejects a new face, stored with the weights (default: FaceCheckConfig's, 0.5)")] = None,
 ) -> None:
     """Train the learned face check (p(face) from the heatmaps) for a weights file; prints held-out precision/recall."""
     import sys
@@ -282,7 +286,9 @@ def face_check(
     from tracker.train.face_check import FaceCheckTraining, add_face_check
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", force=True)
-    cfg = replace(FaceCheckTraining(), epochs=epochs, seed=seed)
+    defaults = FaceCheckTraining()
+    check = defaults.check if threshold is None else replace(defaults.check, threshold=threshold)
+    cfg = replace(defaults, epochs=epochs, seed=seed, check=check)
     try:
         lines = add_face_check(str(root), str(out), str(weights) if weights else None, cfg, "tracker " + " ".join(sys.argv[1:]))
     except (FileNotFoundError, WeightsError) as err:

@@ -12,6 +12,7 @@ from tracker.models.ghcu import GHCUConfig
 from tracker.models.hourglass import HourglassConfig
 
 
+CODED_VIDEO_SHARE = 0.3  # share of crops coded as compressed video in presets that learn it
 EMA_DECAY = 0.999  # per step: at 126 steps an epoch (2,012 faces, batch 16) the average spans about 8 epochs
 
 
@@ -50,6 +51,11 @@ class AugmentConfig:
     low_light_defocus: tuple[float, float] = (1.0, 4.0)  # Gaussian blur sigma, pixels of a 128-px crop
     low_light_contrast: tuple[float, float] = (0.4, 1.0)  # contrast kept (stage light scattered in the hall)
     low_light_noise: tuple[float, float] = (0.5, 3.0)  # Gaussian noise sigma, grey levels (video coding smooths most)
+    # Video coding: the crop JPEG-coded at a low quality, at a fraction of its side (a small face's
+    # macroblocks), after any low light: the blocks a dark, heavily compressed frame shows once equalised.
+    compression_prob: float = 0.0
+    compression_quality: tuple[int, int] = (5, 40)  # JPEG quality, 0-100
+    compression_scale: tuple[float, float] = (0.25, 1.0)  # side coded, fraction of the crop's
 
 
 @dataclass(frozen=True)
@@ -233,6 +239,18 @@ def _compact_long_coord() -> TrainConfig:
     return replace(_compact_long(), preset="compact-long-coord", coord_loss_weight=1.0)
 
 
+def _compact_long_tune() -> TrainConfig:
+    """``compact-long-coord``'s network fine-tuned from its trained weights (``--init-weights``), as
+    ``compact-tune`` fine-tunes ``compact``: a tenth of the learning rate, and crops coded as a compressed
+    video codes a small, dim face (``AugmentConfig.compression_prob``)."""
+    base = _compact_long_coord()
+    tune = _compact_tune()
+    return replace(
+        base, preset="compact-long-tune", baseline=tune.baseline, sa=tune.sa, ghcu=tune.ghcu,
+        augment=replace(base.augment, compression_prob=CODED_VIDEO_SHARE),
+    )
+
+
 def _tiny() -> TrainConfig:
     """For tests: a very small network and a few short epochs."""
     model = HourglassConfig(num_stacks=1, features=16, depth=1, input_size=32)
@@ -249,7 +267,8 @@ def _tiny() -> TrainConfig:
 
 PRESETS = {
     "paper": _paper, "compact": _compact, "compact64": _compact64, "compact-s2": _compact_s2, "compact-tune": _compact_tune,
-    "compact-long": _compact_long, "compact-long-coord": _compact_long_coord, "tiny": _tiny,
+    "compact-long": _compact_long, "compact-long-coord": _compact_long_coord, "compact-long-tune": _compact_long_tune,
+    "tiny": _tiny,
 }
 
 

@@ -3,14 +3,15 @@
 Positives are the faces' crops as the tracker makes them (levelled, jittered, under the training
 photometric augmentation: colour, blur, down-scaling, occluders, noise). Negatives are what the
 tracker must refuse: crops slid off the face, zoomed into one part of it, centred on the hair, an ear
-or the neck, and crops of face-free textures. The heatmaps are computed once; the head trains in
-seconds on them.
+or the neck, and crops of face-free textures. A second set of the same kinds is made as a dark,
+compressed video shows them (low light, then coded), so that a dim, blocky audience face is still a
+face and a dim, blocky wall still is not. The heatmaps are computed once; the head then trains on them.
 """
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -29,6 +30,18 @@ log = logging.getLogger(__name__)
 NEGATIVE_KINDS = ("shifted", "zoomed", "beside", "texture")
 
 
+def _augment() -> AugmentConfig:
+    return AugmentConfig(rotation_sigma_deg=20.0, scale_sigma=0.12, translate_sigma=0.06)
+
+
+def _dim_video_augment() -> AugmentConfig:
+    """Every crop dimmed (darker and flatter than the landmark training's low light) and then coded."""
+    return replace(
+        _augment(), low_light_prob=1.0, low_light_luma=(6.0, 30.0), low_light_contrast=(0.3, 0.8), downscale_prob=0.0,
+        compression_prob=1.0,
+    )
+
+
 @dataclass(frozen=True)
 class FaceCheckTraining:
     positives_per_face: int = 3
@@ -38,7 +51,9 @@ class FaceCheckTraining:
     lr: float = 2e-3
     weight_decay: float = 1e-4
     seed: int = 0
-    augment: AugmentConfig = field(default_factory=lambda: AugmentConfig(rotation_sigma_deg=20.0, scale_sigma=0.12, translate_sigma=0.06))
+    augment: AugmentConfig = field(default_factory=_augment)
+    # a second crop set (as many crops again) under this augmentation; None: none
+    dim_video_augment: AugmentConfig | None = field(default_factory=_dim_video_augment)
     check: FaceCheckConfig = field(default_factory=FaceCheckConfig)
 
 
@@ -77,8 +92,11 @@ def _negative_crop(rng: np.random.Generator, image: np.ndarray, face: FaceSample
 
 def make_crop_set(
     predictor: LandmarkPredictor, faces: Sequence[FaceSample], cfg: FaceCheckTraining, seed: int, batch: int = 64,
+    augment: AugmentConfig | None = None,
 ) -> CropSet:
-    """Positive and negative crops of ``faces``, through ``predictor``'s hourglass to pooled heatmaps."""
+    """Positive and negative crops of ``faces`` under ``augment`` (default ``cfg.augment``), through
+    ``predictor``'s hourglass to pooled heatmaps."""
+    augment = augment or cfg.augment
     rng = np.random.default_rng(seed)
     size = predictor.input_size
     crops: list[np.ndarray] = []
@@ -96,14 +114,14 @@ def make_crop_set(
         image = load_image_rgb(face.image_path)
         canonical = levelled_crop(face.points)
         for _ in range(cfg.positives_per_face):
-            crop = photometric(rng, warp_image(image, random_crop(rng, canonical, cfg.augment), size), cfg.augment)
+            crop = photometric(rng, warp_image(image, random_crop(rng, canonical, augment), size), augment)
             crops.append(crop)
             labels.append(1)
             kinds.append("face")
         for kind in NEGATIVE_KINDS:
             for _ in range(cfg.negatives_per_kind):
                 picture, crop = _negative_crop(rng, image, face, kind)
-                crops.append(photometric(rng, warp_image(picture, crop, size), cfg.augment))
+                crops.append(photometric(rng, warp_image(picture, crop, size), augment))
                 labels.append(0)
                 kinds.append(kind)
         if len(crops) >= batch:
@@ -112,6 +130,21 @@ def make_crop_set(
             log.info("face-check crops: %d of %d faces", index + 1, len(faces))
     flush()
     return CropSet(torch.cat(maps), torch.tensor(labels, dtype=torch.float32), kinds)
+
+
+def joined(sets: Sequence[CropSet]) -> CropSet:
+    return CropSet(torch.cat([c.maps for c in sets]), torch.cat([c.labels for c in sets]), [k for c in sets for k in c.kinds])
+
+
+def crop_sets(predictor: LandmarkPredictor, faces: Sequence[FaceSample], cfg: FaceCheckTraining, seed: int) -> dict[str, CropSet]:
+    """The crop sets of ``faces``: "lit" under ``cfg.augment``, and "dim video" under ``cfg.dim_video_augment``."""
+    sets = {"lit": make_crop_set(predictor, faces, cfg, seed)}
+    if cfg.dim_video_augment is not None:
+        sets["dim video"] = make_crop_set(predictor, faces, cfg, seed + DIM_VIDEO_SEED_OFFSET, augment=cfg.dim_video_augment)
+    return sets
+
+
+DIM_VIDEO_SEED_OFFSET = 1000  # the dim-video crops' random stream, apart from the lit crops' (seed, seed + 1)
 
 
 def train_face_check(train: CropSet, cfg: FaceCheckTraining) -> FaceCheck:
@@ -190,13 +223,17 @@ def add_face_check(
     test_faces = w300.load_split(root, "common").faces
     if not train_faces or not test_faces:
         raise FileNotFoundError(f"needs 300-W training and common test faces under {root}")
-    train_set = make_crop_set(predictor, train_faces, cfg, cfg.seed)
-    test_set = make_crop_set(predictor, test_faces, cfg, cfg.seed + 1)
+    train_sets = crop_sets(predictor, train_faces, cfg, cfg.seed)
+    test_sets = crop_sets(predictor, test_faces, cfg, cfg.seed + 1)
+    train_set = joined(list(train_sets.values()))
     check = train_face_check(train_set, cfg)
-    lines = [f"crops: {len(train_set.labels)} training ({len(train_faces)} faces), {len(test_set.labels)} held-out ({len(test_faces)} faces)"]
+    held_out = sum(len(c.labels) for c in test_sets.values())
+    lines = [f"crops: {len(train_set.labels)} training ({len(train_faces)} faces), {held_out} held-out ({len(test_faces)} faces); sets: {', '.join(train_sets)}"]
     metrics = {}
-    scored = [(f"{name} p >=", face_probabilities(check, crops), crops, REPORT_THRESHOLDS) for name, crops in (("train", train_set), ("held-out", test_set))]
-    scored.append(("held-out mean peak >=", mean_peaks(test_set), test_set, (MIN_MEAN_PEAK,)))
+    # "held-out" is the lit set (comparable with checks trained without the dim-video set)
+    named = [("train", train_set), ("held-out", test_sets["lit"])] + [(f"held-out {k}", c) for k, c in test_sets.items() if k != "lit"]
+    scored = [(f"{name} p >=", face_probabilities(check, crops), crops, REPORT_THRESHOLDS) for name, crops in named]
+    scored.append(("held-out mean peak >=", mean_peaks(test_sets["lit"]), test_sets["lit"], (MIN_MEAN_PEAK,)))
     for name, scores, crops, thresholds in scored:
         for threshold in thresholds:
             row = precision_recall(scores, crops, threshold)

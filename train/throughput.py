@@ -1,4 +1,5 @@
-"""Training throughput: samples per second of one optimisation step of a preset's hourglass, by arithmetic."""
+"""Training throughput: samples per second of one optimisation step of a preset's hourglass, by arithmetic
+(fp32 / bf16 autocast, contiguous / channels-last, eager / ``torch.compile``)."""
 from __future__ import annotations
 
 import time
@@ -19,11 +20,17 @@ class Arithmetic:
     name: str
     bf16: bool
     channels_last: bool
+    compiled: bool = False
 
 
 ARITHMETICS = (
     Arithmetic("fp32", False, False), Arithmetic("channels_last", False, True),
     Arithmetic("bf16", True, False), Arithmetic("bf16+channels_last", True, True),
+)
+# opt-in: compiling takes about a minute per variant on a CPU (Inductor builds C++ kernels)
+COMPILED = (
+    Arithmetic("compile+channels_last", False, True, compiled=True),
+    Arithmetic("compile+bf16+channels_last", True, True, compiled=True),
 )
 
 
@@ -33,6 +40,7 @@ def _stepper(cfg: TrainConfig, arithmetic: Arithmetic, batch: int, seed: int = 0
     layout = torch.channels_last if arithmetic.channels_last else torch.contiguous_format
     model = StackedHourglass(cfg.model).to(memory_format=layout).train()
     optimiser = torch.optim.RMSprop(model.parameters(), lr=1e-4)
+    forward = torch.compile(model) if arithmetic.compiled else model
     size, stride = cfg.model.input_size, cfg.model.heatmap_stride
     images = torch.randn(batch, 3, size, size).contiguous(memory_format=layout)
     points = torch.rand(batch, cfg.model.num_points, 2) * (size - 8) + 4
@@ -41,7 +49,7 @@ def _stepper(cfg: TrainConfig, arithmetic: Arithmetic, batch: int, seed: int = 0
 
     def step() -> None:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=arithmetic.bf16):
-            outputs = model(images)
+            outputs = forward(images)
         loss = sum(heatmap_loss(cfg.loss, o.float(), target) for o in outputs)
         if cfg.coord_loss_weight > 0:
             loss = loss + cfg.coord_loss_weight * sum(coordinate_loss(o.float(), target, heatmap_points, cfg.coord_radius) for o in outputs)
@@ -52,10 +60,14 @@ def _stepper(cfg: TrainConfig, arithmetic: Arithmetic, batch: int, seed: int = 0
     return step
 
 
-def training_throughput(configs: dict[str, TrainConfig], batch: int = 16, steps: int = 6, rounds: int = 2) -> dict[str, dict[str, float]]:
+def training_throughput(
+    configs: dict[str, TrainConfig], batch: int = 16, steps: int = 6, rounds: int = 2,
+    arithmetics: tuple[Arithmetic, ...] = ARITHMETICS,
+) -> dict[str, dict[str, float]]:
     """Samples/s per preset and arithmetic on the CPU, the variants interleaved over ``rounds`` so that a
-    machine's drift (other work, clocks) falls on all of them alike; the best round of each counts."""
-    steppers = {(name, a.name): _stepper(cfg, a, batch) for name, cfg in configs.items() for a in ARITHMETICS}
+    machine's drift (other work, clocks) falls on all of them alike; the best round of each counts
+    (compilation happens in the warm-up steps, so it is not timed)."""
+    steppers = {(name, a.name): _stepper(cfg, a, batch) for name, cfg in configs.items() for a in arithmetics}
     for step in steppers.values():
         for _ in range(WARMUP_STEPS):
             step()
@@ -67,4 +79,4 @@ def training_throughput(configs: dict[str, TrainConfig], batch: int = 16, steps:
                 step()
             rate = batch * steps / (time.perf_counter() - start)
             best[key] = max(best.get(key, 0.0), rate)
-    return {name: {a.name: best[(name, a.name)] for a in ARITHMETICS} for name in configs}
+    return {name: {a.name: best[(name, a.name)] for a in arithmetics} for name in configs}
