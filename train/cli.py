@@ -226,7 +226,7 @@ def train_speed(
     steps: Annotated[int, typer.Option(min=1, help="steps per timing")] = 6,
     rounds: Annotated[int, typer.Option(min=1, help="interleaved rounds (the best counts)")] = 2,
     threads: Annotated[int, typer.Option(min=1, help="PyTorch CPU threads")] = 2,
-    compile_: Annotated[bool, typer.Option("--compile", help="also time torch.compile (about a minute per variant to compile)")] = False,
+    compile_: Annotated[bool, typer.Option("--compile", help="also time torch.compile (about two minutes per variant to compile on 2 cores)")] = False,
 ) -> None:
     """Training samples/s of each preset's hourglass step (its losses, RMSprop) on this CPU: fp32,
     channels-last, bf16 autocast and both (and torch.compile with ``--compile``); random data, so it

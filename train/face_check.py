@@ -28,6 +28,7 @@ from tracker.train.config import AugmentConfig
 log = logging.getLogger(__name__)
 
 NEGATIVE_KINDS = ("shifted", "zoomed", "beside", "texture")
+DIM_VIDEO_SEED_OFFSET = 1000  # the dim-video crops' random stream, apart from the lit crops' (seed, seed + 1)
 
 
 def _augment() -> AugmentConfig:
@@ -142,9 +143,6 @@ def crop_sets(predictor: LandmarkPredictor, faces: Sequence[FaceSample], cfg: Fa
     if cfg.dim_video_augment is not None:
         sets["dim video"] = make_crop_set(predictor, faces, cfg, seed + DIM_VIDEO_SEED_OFFSET, augment=cfg.dim_video_augment)
     return sets
-
-
-DIM_VIDEO_SEED_OFFSET = 1000  # the dim-video crops' random stream, apart from the lit crops' (seed, seed + 1)
 
 
 def train_face_check(train: CropSet, cfg: FaceCheckTraining) -> FaceCheck:
