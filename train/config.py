@@ -85,12 +85,23 @@ class DistillConfig:
     label_weight: float = 1.0
 
 
+SCHEDULES = ("exponential", "cosine")
+
+
 @dataclass(frozen=True)
 class StageConfig:
+    """A stage's length and learning rate: from ``lr`` to ``lr_final`` over ``epochs``, either
+    exponentially or along a half cosine (``schedule``; see ``tracker.train.runner.stage_lr``)."""
+
     epochs: int
     lr: float
     lr_final: float
     batch_size: int = 10
+    schedule: str = "exponential"
+
+    def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}; choose from {', '.join(SCHEDULES)}")
 
 
 @dataclass(frozen=True)
@@ -251,6 +262,23 @@ def _compact_long_tune() -> TrainConfig:
     )
 
 
+PILOT_EPOCHS = 15  # equal budgets for the warm-started pilots (docs/accuracy.md)
+PILOT_LR = 2e-4
+
+
+def _pilot(name: str, **model_changes: Any) -> TrainConfig:
+    """The shipped network (``compact-long-coord``) warm-started from its weights (``--init-weights``)
+    for ``PILOT_EPOCHS`` epochs on a cosine schedule to zero, with ``model_changes`` to its hourglass:
+    a finer input or one more stack, each against the unchanged network at the same budget."""
+    base = _compact_long_coord()
+    model = replace(base.model, **model_changes)
+    return replace(
+        base, preset=name, model=model,
+        baseline=StageConfig(epochs=PILOT_EPOCHS, lr=PILOT_LR, lr_final=0.0, batch_size=16, schedule="cosine"),
+        ghcu_model=replace(base.ghcu_model, heatmap_size=model.heatmap_size),
+    )
+
+
 def _tiny() -> TrainConfig:
     """For tests: a very small network and a few short epochs."""
     model = HourglassConfig(num_stacks=1, features=16, depth=1, input_size=32)
@@ -268,6 +296,8 @@ def _tiny() -> TrainConfig:
 PRESETS = {
     "paper": _paper, "compact": _compact, "compact64": _compact64, "compact-s2": _compact_s2, "compact-tune": _compact_tune,
     "compact-long": _compact_long, "compact-long-coord": _compact_long_coord, "compact-long-tune": _compact_long_tune,
+    "pilot-128": lambda: _pilot("pilot-128"), "pilot-160": lambda: _pilot("pilot-160", input_size=160),
+    "pilot-3stack": lambda: _pilot("pilot-3stack", num_stacks=3),
     "tiny": _tiny,
 }
 

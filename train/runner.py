@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -67,7 +68,11 @@ def epoch_seed(seed: int, stage_index: int, epoch: int) -> int:
 
 
 def stage_lr(stage: StageConfig, epoch: int) -> float:
-    """Exponential decay from ``lr`` to ``lr_final`` over the stage's epochs."""
+    """The learning rate of ``epoch``: exponential decay from ``lr`` to ``lr_final`` over the stage's
+    epochs, or a half cosine from ``lr`` that would reach ``lr_final`` one epoch after the last (so no
+    epoch is spent at a zero rate)."""
+    if stage.schedule == "cosine":
+        return stage.lr_final + (stage.lr - stage.lr_final) * 0.5 * (1.0 + math.cos(math.pi * epoch / max(stage.epochs, 1)))
     if stage.epochs <= 1:
         return stage.lr
     return stage.lr * (stage.lr_final / stage.lr) ** (epoch / (stage.epochs - 1))
