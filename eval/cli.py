@@ -9,7 +9,8 @@ from typing import Annotated, Any
 import typer
 
 from tracker.defaults import DEFAULT_DETECTOR
-from tracker.errors import InputError, user_errors
+from tracker.cli_shared import user_errors
+from tracker.errors import InputError
 
 app = typer.Typer(help="Evaluate on the 300-W, AFLW and 300-VW protocols.", no_args_is_help=True)
 

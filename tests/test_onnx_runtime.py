@@ -17,7 +17,8 @@ from matplotlib import cbook
 from tests.conftest import make_model, write_video
 from tracker.models import save_weights
 from tracker.network import graph_cache, onnx_runtime
-from tracker.network.onnx_runtime import GraphOptions, OnnxPredictor, graph_key, landmark_graph
+from tracker.network.onnx_runtime import OnnxPredictor, graph_key, landmark_graph
+from tracker.network.options import GraphOptions
 from tracker.network.predictor import LandmarkPredictor
 from tracker.network.weights_registry import default_weights_path, load_model
 
@@ -115,7 +116,7 @@ def test_a_graph_that_cannot_be_cached_leaves_no_file_behind(tmp_path: Path, tin
     env = {**os.environ, "TMPDIR": str(scratch), "SA_TRACKER_CACHE": "off" if cache == "off" else str(blocker / "cache")}
     script = (
         "import numpy as np\nfrom pathlib import Path\n"
-        "from tracker.network.onnx_runtime import GraphOptions, OnnxPredictor\n"
+        "from tracker.network.onnx_runtime import OnnxPredictor\nfrom tracker.network.options import GraphOptions\n"
         f"predictor = OnnxPredictor.for_weights(Path({str(tiny_weights)!r}), GraphOptions())\n"
         "print(predictor.predict_batch(np.zeros((1, 32, 32, 3), np.uint8)).points.shape)\n"
         "print(len(list(Path(__import__('tempfile').gettempdir()).glob('sa-tracker-*/*.onnx'))))\n"

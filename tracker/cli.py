@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from tracker.defaults import DEFAULT_DETECTOR, REDETECT_EVERY, SEARCH_EVERY, X264_PRESET
-from tracker.errors import EXIT_FAILURE, user_errors
+from tracker.cli_shared import EXIT_FAILURE, fail, user_errors
 from tracker.jobs.interruption import raise_on_sigterm
 
 if TYPE_CHECKING:
@@ -30,11 +30,6 @@ GhcuOpt = Annotated[bool, typer.Option("--ghcu/--no-ghcu", help="apply the GHCU 
 SmoothOpt = Annotated[bool, typer.Option("--smooth/--no-smooth", help="Kalman smoothing over time")]
 PrecisionOpt = Annotated[str, typer.Option("--precision", help="network arithmetic: auto (float; ONNX Runtime on a CPU) | float | int8 (PyTorch int8 hourglass; weights from `tracker quantize`)")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or summary")]
-
-
-def fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(EXIT_FAILURE)
 
 
 @contextmanager
@@ -195,7 +190,7 @@ def export(
 ) -> None:
     """Write the landmark network as one ONNX graph (uint8 crops in; points, confidences, face score out),
     the graph `tracker run` runs on a CPU, for use elsewhere."""
-    from tracker.network.onnx_runtime import GraphOptions
+    from tracker.network.options import GraphOptions
     from tracker.network.weights_registry import weights_path
 
     with user_errors():
@@ -224,5 +219,5 @@ def main() -> None:
     builtin = {c.name or c.callback.__name__ for c in app.registered_commands if c.callback is not None}
     if len(sys.argv) < 2 or sys.argv[1] not in builtin:  # a built-in command needs no plugin loaded
         _add_plugins()
-    raise_on_sigterm()  # SIGTERM ends a run as Ctrl-C does: partial files removed, one line (errors.user_errors)
+    raise_on_sigterm()  # SIGTERM ends a run as Ctrl-C does: partial files removed, one line (cli_shared.user_errors)
     app()

@@ -1,52 +1,32 @@
-"""The failures a user's input causes, and the one place the commands turn them into one line.
+"""The failures a user's input or environment causes, as exception types; this module imports nothing.
 
 Code raises ``InputError`` (a ``ValueError``) for bad input it was given: an unknown name, a box of the
-wrong shape, an option out of range. Any other ``ValueError`` is a bug and keeps its traceback.
+wrong shape, an option out of range. Any other ``ValueError`` is a bug and keeps its traceback. Every
+type here derives from ``TrackerError``, which the commands report as one line
+(``tracker.cli_shared.user_errors``).
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-EXIT_FAILURE = 1
+class TrackerError(Exception):
+    """A failure the user can act on (bad input, a file that cannot be read or written): one line, exit 1."""
 
 
-class InputError(ValueError):
-    """Bad input from the user (an argument, an option, a file's contents): reported as one line."""
+class InputError(TrackerError, ValueError):
+    """Bad input from the user (an argument, an option, a file's contents)."""
 
 
 class WeightsError(InputError):
     """A file that is not a readable sa-tracker weights file."""
 
 
-def user_error_types() -> tuple[type[BaseException], ...]:
-    """The failures a user's input can cause (imported when one happens, so ``--help`` stays light)."""
-    from tracker.io.outputs import OutputError
-    from tracker.io.pts import PtsFormatError
-    from tracker.io.video import VideoError
-
-    return InputError, VideoError, OutputError, PtsFormatError, FileNotFoundError
+class PtsFormatError(TrackerError, ValueError):
+    """A ``.pts`` file that does not follow the ``version / n_points / { ... }`` layout."""
 
 
-@contextmanager
-def user_errors(extra: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
-    """Turn the failures of ``user_error_types`` (and ``extra``) into ``error: <first line>`` on stderr
-    and exit code 1, Ctrl-C into ``interrupted`` (exit 130) and SIGTERM into ``terminated`` (143), once
-    the run has removed its partial files; anything else propagates with its traceback."""
-    import typer
+class VideoError(TrackerError, RuntimeError):
+    """A video that cannot be opened, decoded or written; the message is one line for the user."""
 
-    from tracker.jobs.interruption import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated
 
-    try:
-        yield
-    except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        raise typer.Exit(EXIT_INTERRUPTED) from None
-    except Terminated:
-        typer.echo("terminated", err=True)
-        raise typer.Exit(EXIT_TERMINATED) from None
-    except Exception as err:
-        if not isinstance(err, user_error_types() + extra):
-            raise
-        typer.echo(f"error: {str(err).splitlines()[0] if str(err) else type(err).__name__}", err=True)
-        raise typer.Exit(EXIT_FAILURE) from None
+class OutputError(TrackerError, RuntimeError):
+    """An output file that cannot be written."""

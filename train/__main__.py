@@ -1,7 +1,8 @@
-"""``python -m tracker.train fit|pack-faces ...``: the training commands without installing the package.
+"""``python -m tracker.train fit|pack-faces ...``: the training commands without the runtime's dependencies.
 
 For machines that have a copy of the repository and PyTorch but not the runtime's video and
-smoothing dependencies (PyAV, filterpy), e.g. a lent GPU: run from the repository root.
+smoothing dependencies (PyAV, filterpy), e.g. a lent GPU: install the copy with
+``pip install --no-deps --no-build-isolation -e .`` (it maps ``train/`` to ``tracker.train``), then run.
 """
 import typer
 

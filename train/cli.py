@@ -10,37 +10,27 @@ import os
 import time
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 from typing import TYPE_CHECKING
 
 import typer
 
+from tracker.cli_shared import fail, user_errors
+from tracker.errors import TrackerError
 from tracker.train.defaults import MAX_GPU_WORKERS, PACK_MARGIN, PACK_QUALITY, PACK_TRAIN_SIZE, PACK_VAL_SIZE, STAGES
 
 if TYPE_CHECKING:
     from tracker.datasets import FaceSample
 
 
+RESUME_HINT = "the run directory keeps every finished epoch; the same command resumes"
+
+
 class Dataset(str, Enum):
     w300 = "300w"
     aflw = "aflw"
     vw300 = "300vw"
-
-
-def _fail(err: Exception) -> NoReturn:
-    """A user error (bad path, bad weights, bad pack): its first line, exit status 1, no traceback."""
-    typer.echo(f"error: {str(err).splitlines()[0]}", err=True)
-    raise typer.Exit(1) from None
-
-
-def _stopped(stop: BaseException) -> NoReturn:
-    """Ctrl-C or SIGTERM during training: one line saying how to go on, the shell's exit status, no traceback."""
-    from tracker.jobs.interruption import EXIT_INTERRUPTED, EXIT_TERMINATED
-
-    word, code = ("interrupted", EXIT_INTERRUPTED) if isinstance(stop, KeyboardInterrupt) else ("terminated", EXIT_TERMINATED)
-    typer.echo(f"{word}: the run directory keeps every finished epoch; the same command resumes", err=True)
-    raise typer.Exit(code) from None
 
 
 def _faces(dataset: Dataset, root: Path, mat: Path | None, w300_root: Path | None) -> tuple[list[FaceSample], list[FaceSample]]:
@@ -106,10 +96,7 @@ def run(
     from tracker.network.devices import resolve_device
     from tracker.train.config import DistillConfig
     from tracker.train.config import preset as make_preset
-    from tracker.jobs.interruption import Terminated
     from tracker.train.distributed import end_distributed_worker, init_distributed, shutdown
-    from tracker.models import WeightsError
-    from tracker.train.pack import PackError
     from tracker.train.results import bundle_results
     from tracker.train.runner import Trainer, faces_to_splits, pack_to_splits
 
@@ -135,24 +122,21 @@ def run(
     if dev.type == "cuda" and info.enabled:
         dev = torch.device("cuda", info.local_rank)
         torch.cuda.set_device(dev)
-    try:
-        if pack is not None:
-            train_split, val_split = pack_to_splits(cfg, pack)
-        else:
-            train_split, val_split = faces_to_splits(cfg, *_faces(data, root, mat, w300_root), cache_dir, info)
-        trainer = Trainer(cfg, train_split, val_split, run_dir, dev, info, deadline)
-        if init_weights is not None and (fresh or not trainer.checkpoint_path.is_file()):
-            trainer.init_from(init_weights)
-        scores = trainer.run(chosen, resume=not fresh, epoch_budget=epoch_budget)
-    except (PackError, WeightsError, FileNotFoundError) as err:  # a bad pack, teacher or dataset path
-        shutdown(info)
-        _fail(err)
-    except (KeyboardInterrupt, Terminated) as stop:  # checkpoints and weights are written atomically: nothing half-made
-        shutdown(info)
-        _stopped(stop)
-    except BaseException:
-        shutdown(info)
-        raise
+    # a bad pack, teacher or dataset path: one line; a stop: checkpoints and weights are written
+    # atomically, so nothing is half-made and the same command resumes
+    with user_errors(stopped=RESUME_HINT):
+        try:
+            if pack is not None:
+                train_split, val_split = pack_to_splits(cfg, pack)
+            else:
+                train_split, val_split = faces_to_splits(cfg, *_faces(data, root, mat, w300_root), cache_dir, info)
+            trainer = Trainer(cfg, train_split, val_split, run_dir, dev, info, deadline)
+            if init_weights is not None and (fresh or not trainer.checkpoint_path.is_file()):
+                trainer.init_from(init_weights)
+            scores = trainer.run(chosen, resume=not fresh, epoch_budget=epoch_budget)
+        except BaseException:
+            shutdown(info)
+            raise
     if info.is_main:
         for row, value in scores.items():
             typer.echo(f"{row:12s} val NME (inter-pupil) {value:.3f}%")
@@ -258,14 +242,12 @@ def quantize(
 ) -> None:
     """Calibrate int8 CPU inference (`--precision int8`) for a weights file; prints its NME against float on
     300-W common, and ONNX Runtime's static int8 beside ONNX Runtime float (measured, not stored)."""
-    from tracker.models import WeightsError
-    from tracker.network.quantization import QuantizationError
     from tracker.train.quantize import add_int8_ranges
 
     try:
         lines = add_int8_ranges(root, out, weights, faces, seed)
-    except (FileNotFoundError, WeightsError, QuantizationError) as err:
-        _fail(err)
+    except (FileNotFoundError, TrackerError) as err:
+        fail(err)
     for line in lines:
         typer.echo(line)
 
@@ -282,7 +264,6 @@ def face_check(
     import sys
     from dataclasses import replace
 
-    from tracker.models import WeightsError
     from tracker.train.face_check import FaceCheckTraining, add_face_check
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", force=True)
@@ -291,8 +272,8 @@ def face_check(
     cfg = replace(defaults, epochs=epochs, seed=seed, check=check)
     try:
         lines = add_face_check(str(root), str(out), str(weights) if weights else None, cfg, "tracker " + " ".join(sys.argv[1:]))
-    except (FileNotFoundError, WeightsError) as err:
-        _fail(err)
+    except (FileNotFoundError, TrackerError) as err:
+        fail(err)
     for line in lines:
         typer.echo(line)
 
@@ -304,7 +285,7 @@ def point_offsets(
 ) -> None:
     """Store each point's mean signed error on the training faces in a weights file; the predictor subtracts it."""
     from tracker.datasets import w300
-    from tracker.models import WeightsError, save_weights
+    from tracker.models import save_weights
     from tracker.network.quantization import use_int8
     from tracker.network.weights_registry import load_model
     from tracker.train.point_offsets import measure_on_faces
@@ -312,8 +293,8 @@ def point_offsets(
     try:
         model = load_model(weights)
         faces = w300.load_split(root, "train").faces
-    except (FileNotFoundError, WeightsError) as err:
-        _fail(err)
+    except (FileNotFoundError, TrackerError) as err:
+        fail(err)
     int8 = use_int8("auto")  # measured in the arithmetic `tracker run` uses by default
     model.point_offsets = measure_on_faces(model, faces, int8=int8)
     model.meta["point_offsets"] = {"data": "300-W train", "faces": len(faces), "precision": "int8" if int8 else "float"}

@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from tracker.errors import InputError
+from tracker.errors import InputError, TrackerError
 from tracker.geometry import FaceCrop, to_crop
 from tracker.train.cache import CropCache
 from tracker.train.defaults import PACK_QUALITY
@@ -27,7 +27,7 @@ IMAGE_FORMAT = ".webp"  # about half the size of JPEG at the same quality, decod
 DEFAULT_QUALITY = PACK_QUALITY
 
 
-class PackError(ValueError):
+class PackError(TrackerError, ValueError):
     """A file that is not a readable training pack."""
 
 

@@ -12,6 +12,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from tracker.errors import OutputError
 from tracker.markup import NUM_POINTS
 from tracker.pose import HeadPose
 from tracker.io.pts import write_pts
@@ -27,10 +28,6 @@ CSV_COLUMNS = (
     + [f"c_{i}" for i in range(NUM_POINTS)]
     + list(POSE_COLUMNS)
 )
-
-
-class OutputError(RuntimeError):
-    pass
 
 
 def pose_cells(pose: HeadPose | None) -> list[str]:

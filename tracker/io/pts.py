@@ -6,9 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-class PtsFormatError(ValueError):
-    """A ``.pts`` file that does not follow the ``version / n_points / { ... }`` layout."""
+from tracker.errors import PtsFormatError
 
 
 def read_pts(path: str | os.PathLike[str]) -> np.ndarray:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from tracker.errors import VideoError
 from tracker.defaults import X264_PRESET  # noqa: F401  (re-exported: the encoder's default)
 
 log = logging.getLogger(__name__)
@@ -28,10 +29,6 @@ AUDIO_FALLBACK_CODEC = "aac"  # what audio the output container cannot hold as i
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 # The fastest preset by default: the same CRF keeps the visual quality, files are bigger (README,
 # Output formats, has the sizes on the test clip).
-
-
-class VideoError(RuntimeError):
-    """A video that cannot be opened, decoded or written; the message is one line for the user."""
 
 
 @dataclass(frozen=True)

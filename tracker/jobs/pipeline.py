@@ -23,7 +23,8 @@ from tracker.io.video import X264_PRESET, Frame, VideoReader, VideoWriter
 from tracker.jobs.concurrency import InOrderWorker, ReadAhead
 from tracker.network.crop_predictor import CropPredictor
 from tracker.network.devices import resolve_device_name
-from tracker.network.onnx_runtime import GraphOptions, OnnxPredictor
+from tracker.network.onnx_runtime import OnnxPredictor
+from tracker.network.options import GraphOptions
 from tracker.network.weights_registry import load_model, weights_path
 from tracker.timing import NULL_TIMER, StageTimer, timed
 from tracker.tracking.face_tracker import FaceResult, FaceTracker, TrackerConfig

@@ -22,7 +22,7 @@ from tracker.markup import flip_permutation
 from tracker.models import LandmarkModel
 from tracker.models.hourglass import FirstStacks
 from tracker.network.crop_predictor import MIN_MEAN_PEAK, PIXEL_MEAN, PIXEL_STD
-from tracker.network.onnx_runtime import GraphOptions
+from tracker.network.options import GraphOptions
 from tracker.network.heatmaps import MODULATION_SIGMA, decode, heatmap_to_input
 from tracker.network.predictor import heatmap_to_unit, unit_to_heatmap
 

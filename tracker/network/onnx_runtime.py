@@ -13,13 +13,14 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tracker.network.crop_predictor import CropPrediction, CropPredictor
+from tracker.network.options import GraphOptions
 from tracker.network.graph_cache import graph_cache_dir, package_version, source_digest
 from tracker.timing import NULL_TIMER, StageTimer
 
@@ -30,17 +31,9 @@ if TYPE_CHECKING:
 ONNX_GRAPH_SOURCES = (
     "models/hourglass.py", "models/ghcu.py", "models/face_check.py", "models/weights.py", "markup.py",
     "network/heatmaps.py", "network/predictor.py", "network/crop_predictor.py", "network/onnx_export.py",
+    "network/options.py",
 )
 READ_CHUNK = 1 << 20
-
-
-@dataclass(frozen=True)
-class GraphOptions:
-    """What changes the graph besides the weights (the ``tracker run`` options that reach the network)."""
-
-    ghcu: bool = True
-    flip_test: bool = False
-    num_stacks: int | None = None  # only the first stacks of the hourglass; None: all
 
 
 def graph_key(weights: Path, options: GraphOptions) -> str:

@@ -1,0 +1,41 @@
+"""What the ``tracker``, ``tracker train`` and ``tracker eval`` command lines share: one-line error
+reporting and the exit statuses of a stop."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NoReturn
+
+import typer
+
+from tracker.errors import TrackerError
+from tracker.jobs.interruption import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated
+
+EXIT_FAILURE = 1
+
+
+def fail(err: BaseException | str) -> NoReturn:
+    """``error: <first line>`` on stderr and exit status 1, no traceback."""
+    text = str(err)
+    first = text.splitlines()[0] if text else type(err).__name__
+    typer.echo(f"error: {first}", err=True)
+    raise typer.Exit(EXIT_FAILURE) from None
+
+
+@contextmanager
+def user_errors(extra: tuple[type[BaseException], ...] = (), stopped: str = "") -> Iterator[None]:
+    """Turn a ``TrackerError``, a missing file (and ``extra``) into ``error: <first line>`` and exit 1,
+    Ctrl-C into ``interrupted`` (exit 130) and SIGTERM into ``terminated`` (143), each followed by
+    ``stopped`` where given, once the run has removed its partial files; anything else propagates with
+    its traceback."""
+    suffix = f": {stopped}" if stopped else ""
+    try:
+        yield
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted{suffix}", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except Terminated:
+        typer.echo(f"terminated{suffix}", err=True)
+        raise typer.Exit(EXIT_TERMINATED) from None
+    except (TrackerError, FileNotFoundError, *extra) as err:
+        fail(err)

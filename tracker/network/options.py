@@ -1,0 +1,13 @@
+"""The options that shape the per-crop computation besides the weights (no PyTorch import)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class GraphOptions:
+    """What changes the landmark graph besides the weights (the ``tracker run`` options that reach the network)."""
+
+    ghcu: bool = True
+    flip_test: bool = False
+    num_stacks: int | None = None  # only the first stacks of the hourglass; None: all
