@@ -27,6 +27,14 @@ NORMALISERS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
+def labelled_box(gt: np.ndarray) -> np.ndarray:
+    """(F, 4) boxes (x0, y0, x1, y1) of each face's labelled (finite) points: AFLW_MERLRAV's face size,
+    as MERL-RAV's benchmark (LUVLi) normalises, where an unlabelled eye corner leaves no inter-ocular."""
+    gt = np.asarray(gt, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        return np.concatenate([np.nanmin(gt, axis=-2), np.nanmax(gt, axis=-2)], axis=-1)
+
+
 def box_size(boxes: np.ndarray) -> np.ndarray:
     """AFLW face size: sqrt(w * h) of (x0, y0, x1, y1) boxes."""
     boxes = np.asarray(boxes, dtype=np.float64)
@@ -44,8 +52,9 @@ def nme(
     """Per-face mean point-to-point error over the normaliser, as a fraction (multiply by 100 for %).
 
     ``pred``/``gt`` are (F, N, 2). ``points`` restricts the mean to those indices (e.g. ``NO_JAW``);
-    ``visible`` (F, N) excludes invisible points (AFLW). The normaliser is always computed on the
-    full ground truth. A face with no point left to score has NaN error (it cannot be scored).
+    ``visible`` (F, N) excludes invisible or unlabelled points (AFLW, AFLW_MERLRAV; an unlabelled point may
+    be NaN). The normaliser is always computed on the full ground truth (NaN where it needs an
+    unlabelled point). A face with no point left to score has NaN error (it cannot be scored).
     """
     pred = np.asarray(pred, dtype=np.float64)
     gt = np.asarray(gt, dtype=np.float64)
@@ -64,7 +73,7 @@ def nme(
         keep[points] = True
         mask = mask & keep
     counted = mask.sum(-1)
-    mean_err = np.where(counted > 0, (err * mask).sum(-1) / np.maximum(counted, 1), np.nan)
+    mean_err = np.where(counted > 0, np.where(mask, err, 0.0).sum(-1) / np.maximum(counted, 1), np.nan)
     return mean_err / norm
 
 

@@ -23,7 +23,7 @@ def test_adaptive_wing_is_continuous_at_theta_and_weights_the_foreground():
     cfg = AdaptiveWingConfig(foreground_weight=1.0)
     for y in (0.0, 0.5, 1.0):
         t = torch.full((1, 1, 1, 1), y)
-        below, above = (adaptive_wing(t + cfg.theta + d, t, cfg).item() for d in (-1e-5, 1e-5))
+        below, above = (adaptive_wing(t + cfg.theta + d, t, cfg=cfg).item() for d in (-1e-5, 1e-5))
         assert below == pytest.approx(above, rel=1e-3)
     target = _target()
     error = torch.zeros_like(target)

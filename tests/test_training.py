@@ -67,7 +67,7 @@ def test_three_stages_run_and_sa_search_moves_labels_to_planted_truth(tmp_path):
     # the per-epoch fit check scores canonical crops of training faces, framed as validation crops are
     from tracker.geometry import crop_from_points, from_crop
 
-    fit = trainer.fit.cache
+    fit = trainer.fit["300w"].cache
     for i, name in enumerate(fit.names):
         face = next(f for f in faces if f.name == name)
         expected = crop_from_points(face.points)

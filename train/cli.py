@@ -33,8 +33,24 @@ class Dataset(str, Enum):
     vw300 = "300vw"
 
 
-def _faces(dataset: Dataset, root: Path, mat: Path | None, w300_root: Path | None) -> tuple[list[FaceSample], list[FaceSample]]:
-    """(train, validation) faces for a dataset's training protocol."""
+def _faces(
+    dataset: Dataset, root: Path, mat: Path | None, w300_root: Path | None, merlrav_root: Path | None = None,
+) -> tuple[list[FaceSample], list[FaceSample]]:
+    """(train, validation) faces for a dataset's training protocol, plus AFLW_MERLRAV's training faces
+    where ``merlrav_root`` is given (68 points: 300-W's and 300-VW's markup)."""
+    train, val = _protocol_faces(dataset, root, mat, w300_root)
+    if merlrav_root is None:
+        return train, val
+    if dataset is Dataset.aflw:
+        raise typer.BadParameter("--merlrav-root adds 68-point faces; AFLW trains 19 points")
+    from tracker.datasets import merlrav
+
+    extra = merlrav.load(merlrav_root, "train")
+    typer.echo(f"note: {len(train)} {dataset.value} training faces + {len(extra)} AFLW_MERLRAV training faces", err=True)
+    return train + extra, val
+
+
+def _protocol_faces(dataset: Dataset, root: Path, mat: Path | None, w300_root: Path | None) -> tuple[list[FaceSample], list[FaceSample]]:
     from tracker.datasets import w300
 
     if dataset is Dataset.w300:
@@ -73,6 +89,7 @@ def run(
     device: Annotated[str, typer.Option(help="auto | cpu | cuda")] = "auto",
     mat: Annotated[Path | None, typer.Option(help="AFLWinfo_release.mat (AFLW)")] = None,
     w300_root: Annotated[Path | None, typer.Option(help="300-W root (300-VW training)")] = None,
+    merlrav_root: Annotated[Path | None, typer.Option(help="also train on the AFLW_MERLRAV training faces here (68 points; self-occluded points carry no loss)")] = None,
     baseline_epochs: Annotated[int | None, typer.Option(help="override the preset's stage-1 epochs")] = None,
     sa_epochs: Annotated[int | None, typer.Option(help="override the preset's SA epochs")] = None,
     ghcu_epochs: Annotated[int | None, typer.Option(help="override the preset's GHCU epochs")] = None,
@@ -129,7 +146,7 @@ def run(
             if pack is not None:
                 train_split, val_split = pack_to_splits(cfg, pack)
             else:
-                train_split, val_split = faces_to_splits(cfg, *_faces(data, root, mat, w300_root), cache_dir, info)
+                train_split, val_split = faces_to_splits(cfg, *_faces(data, root, mat, w300_root, merlrav_root), cache_dir, info)
             trainer = Trainer(cfg, train_split, val_split, run_dir, dev, info, deadline)
             if init_weights is not None and (fresh or not trainer.checkpoint_path.is_file()):
                 trainer.init_from(init_weights)
@@ -156,6 +173,7 @@ def pack(
     root: Annotated[Path, typer.Option(help="dataset root (300-W folders, AFLW images, 300-VW videos)")] = Path("data/300W"),
     mat: Annotated[Path | None, typer.Option(help="AFLWinfo_release.mat (AFLW)")] = None,
     w300_root: Annotated[Path | None, typer.Option(help="300-W root (300-VW training)")] = None,
+    merlrav_root: Annotated[Path | None, typer.Option(help="also pack the AFLW_MERLRAV training faces here (68 points)")] = None,
     size: Annotated[int, typer.Option(help="side of the stored training crops, px")] = PACK_TRAIN_SIZE,
     val_size: Annotated[int, typer.Option(help="side of the stored validation crops, px")] = PACK_VAL_SIZE,
     margin: Annotated[float, typer.Option(help="training crop side / canonical crop side (the presets' cache_margin)")] = PACK_MARGIN,
@@ -167,7 +185,7 @@ def pack(
     from tracker.train.cache import build_cache
     from tracker.train.pack import PackedSplit, write_pack
 
-    train_faces, val_faces = _faces(data, root, mat, w300_root)
+    train_faces, val_faces = _faces(data, root, mat, w300_root, merlrav_root)
     if not train_faces:
         raise typer.BadParameter(f"no training faces under {root}")
     splits = {}

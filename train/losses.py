@@ -27,13 +27,25 @@ class AdaptiveWingConfig:
     foreground_weight: float = 10.0
 
 
-def heatmap_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Squared error summed over heatmap pixels, averaged over faces and points."""
-    return F.mse_loss(pred, target, reduction="sum") / (target.shape[0] * target.shape[1])
+def _per_point_mean(loss: torch.Tensor, labelled: torch.Tensor | None) -> torch.Tensor:
+    """(B, N, H, W) pixel losses summed over pixels and averaged over the labelled (B, N) points (all
+    where ``labelled`` is None); an unlabelled point adds nothing."""
+    per_point = loss.sum(dim=(2, 3))
+    if labelled is None:
+        return per_point.mean()
+    weight = labelled.to(per_point.dtype)
+    return (per_point * weight).sum() / weight.sum().clamp_min(1.0)
 
 
-def adaptive_wing(pred: torch.Tensor, target: torch.Tensor, cfg: AdaptiveWingConfig = AdaptiveWingConfig()) -> torch.Tensor:
-    """Adaptive Wing loss with the weighted loss map, summed over pixels, averaged over faces and points.
+def heatmap_mse(pred: torch.Tensor, target: torch.Tensor, labelled: torch.Tensor | None = None) -> torch.Tensor:
+    """Squared error summed over heatmap pixels, averaged over faces and (labelled) points."""
+    return _per_point_mean((pred - target) ** 2, labelled)
+
+
+def adaptive_wing(
+    pred: torch.Tensor, target: torch.Tensor, labelled: torch.Tensor | None = None, cfg: AdaptiveWingConfig = AdaptiveWingConfig(),
+) -> torch.Tensor:
+    """Adaptive Wing loss with the weighted loss map, summed over pixels, averaged over faces and (labelled) points.
 
     Near the target's foreground the loss behaves like log(1 + |e|^p) (steep for small errors, so
     peaks get sharp); on the background (target ~ 0) like MSE, so the many zero pixels do not dominate.
@@ -47,7 +59,7 @@ def adaptive_wing(pred: torch.Tensor, target: torch.Tensor, cfg: AdaptiveWingCon
     loss = torch.where(diff < cfg.theta, small, a * diff - c)
     foreground = F.max_pool2d(target, 3, stride=1, padding=1) >= cfg.foreground
     weight = 1.0 + (cfg.foreground_weight - 1.0) * foreground.to(loss.dtype)
-    return (loss * weight).sum() / (target.shape[0] * target.shape[1])
+    return _per_point_mean(loss * weight, labelled)
 
 
 def local_soft_argmax(heatmaps: torch.Tensor, centres: torch.Tensor, radius: int) -> torch.Tensor:
@@ -66,20 +78,37 @@ def local_soft_argmax(heatmaps: torch.Tensor, centres: torch.Tensor, radius: int
     return torch.stack([x, y], dim=-1)
 
 
-def coordinate_loss(pred: torch.Tensor, target: torch.Tensor, points: torch.Tensor, radius: int) -> torch.Tensor:
-    """L1 (heatmap pixels, averaged over faces, points and axes) between the local soft-argmax of the
-    predicted and of the target heatmaps, both over the window at the target's peak (``points``, heatmap
-    pixels): the heatmap's centre of mass is pulled to the label's sub-pixel position."""
+def coordinate_loss(
+    pred: torch.Tensor, target: torch.Tensor, points: torch.Tensor, radius: int, labelled: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """L1 (heatmap pixels, averaged over faces, (labelled) points and axes) between the local soft-argmax
+    of the predicted and of the target heatmaps, both over the window at the target's peak (``points``,
+    heatmap pixels, finite): the heatmap's centre of mass is pulled to the label's sub-pixel position."""
     centres = points.round().long()
-    return F.l1_loss(local_soft_argmax(pred, centres, radius), local_soft_argmax(target, centres, radius))
+    error = (local_soft_argmax(pred, centres, radius) - local_soft_argmax(target, centres, radius)).abs().mean(-1)
+    if labelled is None:
+        return error.mean()
+    weight = labelled.to(error.dtype)
+    return (error * weight).sum() / weight.sum().clamp_min(1.0)
 
 
-def heatmap_loss(name: str, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def heatmap_loss(name: str, pred: torch.Tensor, target: torch.Tensor, labelled: torch.Tensor | None = None) -> torch.Tensor:
+    """The named heatmap loss; ``labelled`` (B, N) bool: points without a label carry no loss."""
     if name == "mse":
-        return heatmap_mse(pred, target)
+        return heatmap_mse(pred, target, labelled)
     if name == "awing":
-        return adaptive_wing(pred, target)
+        return adaptive_wing(pred, target, labelled)
     raise ValueError(f"unknown heatmap loss {name!r}; choose from {', '.join(HEATMAP_LOSSES)}")
 
 
-__all__ = ["AdaptiveWingConfig", "HEATMAP_LOSSES", "adaptive_wing", "coordinate_loss", "heatmap_loss", "heatmap_mse", "local_soft_argmax"]
+__all__ = [
+    "AdaptiveWingConfig", "HEATMAP_LOSSES", "adaptive_wing", "coordinate_loss", "heatmap_loss", "heatmap_mse", "labelled_points",
+    "local_soft_argmax",
+]
+
+
+def labelled_points(points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, N, 2) labels with NaN where a point has no label -> (the labels with those set to 0, the
+    (B, N) mask of labelled points): the zeros keep every computation finite, the mask removes them."""
+    labelled = torch.isfinite(points).all(dim=-1)
+    return torch.where(labelled[..., None], points, torch.zeros_like(points)), labelled

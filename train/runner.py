@@ -19,8 +19,8 @@ from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
 from tracker.errors import InputError
-from tracker.eval.metrics import nme
-from tracker.datasets import FaceSample
+from tracker.eval.metrics import labelled_box, nme
+from tracker.datasets import W300, FaceSample, dataset_of
 from tracker.geometry import FaceCrop, apply_affine, from_crop, to_crop, warp_image
 from tracker.network.heatmaps import MODULATION_SIGMA, decode, heatmap_to_input, input_to_heatmap, render_gaussians
 from tracker.models import GHCU, LandmarkModel, StackedHourglass, load_weights, save_weights
@@ -30,7 +30,7 @@ from tracker.train.config import StageConfig, TrainConfig
 from tracker.train.data import LandmarkDataset
 from tracker.train.defaults import STAGES
 from tracker.train.pack import PackedSplit, PackError, read_pack
-from tracker.train.losses import coordinate_loss, heatmap_loss
+from tracker.train.losses import coordinate_loss, heatmap_loss, labelled_points
 from tracker.train.precision import bf16_native
 from tracker.train.distributed import DistInfo, all_reduce_sum, barrier, max_param_divergence, sync_buffers
 from tracker.train.plots import plot_history, plot_label_changes
@@ -60,6 +60,14 @@ def warmed_up_ema(decay: float):
         torch._foreach_lerp_(averaged, current, weight)
 
     return update
+
+
+def fit_record(fit: dict[str, float]) -> dict[str, float | None]:
+    """The log's training-face NMEs: ``train_nme_ip`` for 300-W (inter-pupil, as ever), ``train_nme_<dataset>``
+    for each other dataset (its own normaliser, ``Trainer._nme``)."""
+    record: dict[str, float | None] = {"train_nme_ip": fit.get(W300)}
+    record.update({f"train_nme_{name}": value for name, value in fit.items() if name != W300})
+    return record
 
 
 def epoch_seed(seed: int, stage_index: int, epoch: int) -> int:
@@ -111,7 +119,7 @@ def faces_to_splits(
 
     def split(cache: CropCache, faces: list[FaceSample]) -> PackedSplit:
         boxes = np.array([f.box for f in faces], dtype=np.float64) if faces and faces[0].box else None
-        visible = np.stack([f.visible for f in faces]) if faces and faces[0].visible is not None else None
+        visible = np.stack([f.visible for f in faces]) if faces and faces[0].box and faces[0].visible is not None else None
         return PackedSplit(cache, np.stack([f.points for f in faces]), boxes, visible)
 
     return split(train_cache, train_faces), split(val_cache, val_faces) if val_cache is not None else None
@@ -158,7 +166,7 @@ class Trainer:
         self.teacher = self._load_teacher(cfg.distill.teacher) if cfg.distill.teacher else None
         self.render_size = render_size(cfg)
         self.dataset = LandmarkDataset(self.train_cache, self.render_size, cfg.augment, cfg.seed)
-        self.fit = self._fit_check_faces(train, cfg.model.input_size)
+        self.fit = self._fit_check_faces(train, cfg.model.input_size)  # per dataset
         self.state = RunState()
         if self.dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -178,12 +186,19 @@ class Trainer:
             self.ema.update_parameters(self.hourglass)
 
     @staticmethod
-    def _fit_check_faces(train: PackedSplit, size: int) -> PackedSplit | None:
-        """Canonical crops of every k-th training face (at most ``FIT_CHECK_FACES``), as validation crops are."""
+    def _fit_check_faces(train: PackedSplit, size: int) -> dict[str, PackedSplit]:
+        """Per dataset of the training faces: canonical crops of every k-th face (at most
+        ``FIT_CHECK_FACES``), as validation crops are."""
+        datasets = np.array([dataset_of(name) for name in train.cache.names])
+        fit = {}
+        for name in dict.fromkeys(datasets):
+            members = np.flatnonzero(datasets == name)
+            fit[name] = Trainer._fit_check_split(train, size, members[:: max(1, len(members) // FIT_CHECK_FACES)][:FIT_CHECK_FACES])
+        return fit
+
+    @staticmethod
+    def _fit_check_split(train: PackedSplit, size: int, idx: np.ndarray) -> PackedSplit:
         c = train.cache
-        if not len(c):
-            return None
-        idx = np.arange(0, len(c), max(1, len(c) // FIT_CHECK_FACES))[:FIT_CHECK_FACES]
         canonical = c.canonical
         images = np.stack([warp_image(c.images[i], canonical, size) for i in idx])
         crops = [FaceCrop(c.crops[i].cx, c.crops[i].cy, c.crops[i].size / c.margin, c.crops[i].angle) for i in idx]
@@ -345,14 +360,15 @@ class Trainer:
     def heatmap_loss(self, model: torch.nn.Module, images: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
         """Intermediate supervision: the configured loss on every stack's heatmaps, against the labels'
         Gaussians and, when distilling, ``distill.weight`` x against the teacher's heatmaps of the same crop."""
+        points, labelled = labelled_points(points)  # unlabelled (self-occluded) points carry no loss
         heatmap_points = input_to_heatmap(points, self.cfg.model.heatmap_stride)
         target = render_gaussians(heatmap_points, self.cfg.model.heatmap_size, self.cfg.heatmap_sigma)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
             outputs = model(self._input(images))
-        loss = sum(heatmap_loss(self.cfg.loss, o.float(), target) for o in outputs) * self.cfg.distill.label_weight
+        loss = sum(heatmap_loss(self.cfg.loss, o.float(), target, labelled) for o in outputs) * self.cfg.distill.label_weight
         if self.cfg.coord_loss_weight > 0:
             radius = self.cfg.coord_radius
-            coords = sum(coordinate_loss(o.float(), target, heatmap_points, radius) for o in outputs)
+            coords = sum(coordinate_loss(o.float(), target, heatmap_points, radius, labelled) for o in outputs)
             loss = loss + self.cfg.coord_loss_weight * self.cfg.distill.label_weight * coords
         if self.teacher is not None:
             taught = self.teacher_heatmaps(images)
@@ -378,8 +394,10 @@ class Trainer:
             heatmaps = self.network(self._input(images))[-1].float()
         decoded, _ = decode(heatmaps, MODULATION_SIGMA)  # as the predictor decodes
         pred = model(heatmaps, heatmap_to_unit(decoded, size))
+        points, labelled = labelled_points(points)
         target = heatmap_to_unit(input_to_heatmap(points, self.cfg.model.heatmap_stride), size)
-        return F.l1_loss(pred, target) * size
+        weight = labelled[..., None].to(pred.dtype).expand_as(pred)
+        return ((pred - target).abs() * weight).sum() / weight.sum().clamp_min(1.0) * size
 
     @torch.no_grad()
     def search_labels(self) -> None:
@@ -393,9 +411,10 @@ class Trainer:
             items = [self.dataset.canonical_item(i) for i in idx]
             images = torch.stack([im for im, _ in items])
             observed_input = self._to_model_pixels(torch.stack([p for _, p in items]).to(self.device))
-            observed = input_to_heatmap(observed_input, self.cfg.model.heatmap_stride)
+            observed, labelled = labelled_points(input_to_heatmap(observed_input, self.cfg.model.heatmap_stride))
             heatmaps = self.network(self._input(images))[-1].float()
             latent = search_latent_points(heatmaps, observed, self.cfg.search, self.cfg.heatmap_sigma)
+            latent = torch.where(labelled[..., None], latent, torch.full_like(latent, float("nan")))  # no label: none searched
             latent_input = self._to_render_pixels(heatmap_to_input(latent, self.cfg.model.heatmap_stride))
             cache_pts = self.dataset.input_to_cache(latent_input.cpu().numpy().astype(np.float64))
             found[idx] = torch.from_numpy(cache_pts).to(found)
@@ -410,17 +429,18 @@ class Trainer:
             return None
         return self._nme(self.val, with_ghcu, point_offsets)
 
-    def fit_check(self, with_ghcu: bool) -> float | None:
+    def fit_check(self, with_ghcu: bool) -> dict[str, float]:
         """The same NME on up to ``FIT_CHECK_FACES`` training faces against their annotations: beside the
         validation NME it shows whether the model fits its training data (under- or overfitting)."""
-        if not self.dist.is_main or self.fit is None:
-            return None
-        return self._nme(self.fit, with_ghcu)
+        if not self.dist.is_main:
+            return {}
+        return {name: self._nme(split, with_ghcu) for name, split in self.fit.items()}
 
     @torch.no_grad()
     def _nme(self, split: PackedSplit, with_ghcu: bool, point_offsets: np.ndarray | None = None) -> float:
-        """Mean NME (%) as ``tracker eval`` scores it: inter-pupil, or face-box size over the visible
-        points where the dataset has boxes (AFLW; faces with no visible point are left out)."""
+        """Mean NME (%) as ``tracker eval`` scores it, over the labelled points: inter-pupil, or face size
+        where the dataset has boxes (AFLW) or where points lack labels (AFLW_MERLRAV: the box of the
+        labelled points, ``labelled_box``); faces with no labelled point are left out."""
         model = LandmarkModel(self.network, self.ghcu if with_ghcu else None, point_offsets=point_offsets)
         predictor = LandmarkPredictor(model, self.device, use_ghcu=with_ghcu)
         cache, gt = split.cache, split.image_points
@@ -435,6 +455,9 @@ class Trainer:
         image_pts = np.stack([from_crop(p, c, cache.size) for p, c in zip(pts, cache.crops)])
         if split.boxes is not None:
             return float(np.nanmean(nme(image_pts, gt, "box", boxes=split.boxes, visible=split.visible)) * 100)
+        labelled = np.isfinite(gt).all(axis=-1)
+        if not labelled.all():
+            return float(np.nanmean(nme(image_pts, gt, "box", boxes=labelled_box(gt), visible=labelled)) * 100)
         return float(nme(image_pts, gt, "inter_pupil").mean() * 100)
 
     # ----------------------------------------------------------------- stages
@@ -500,7 +523,7 @@ class Trainer:
             fit = self.fit_check(with_ghcu=stage == "ghcu")
             self.state.epoch = epoch + 1
             record = {"stage": stage, "epoch": epoch, "lr": stage_lr(scfg, epoch), "loss": loss, "val_nme_ip": val,
-                      "train_nme_ip": fit, "seconds": round(time.perf_counter() - t0, 1)}
+                      **fit_record(fit), "seconds": round(time.perf_counter() - t0, 1)}
             self.state.history.append(record)
             self.save_checkpoint(optimizer)
             self._log(record)  # after the checkpoint: the log lists only epochs a resume will not run again

@@ -18,7 +18,10 @@ class FaceSample:
     """One annotated face: its image file, 0-based (N, 2) points and an optional face box.
 
     ``box`` (x0, y0, x1, y1) is a dataset-provided face box (AFLW); ``None`` where the protocol
-    derives the box from the points. ``mirrored``: the face is the left-right mirror image of the file
+    derives the box from the points. ``crop``: the canonical crop where the dataset frames the face
+    itself (AFLW_MERLRAV, whose unlabelled points cannot); it wins over ``box`` and the points.
+    ``visible`` (N,): which points carry a label (AFLW, AFLW_MERLRAV); an unlabelled point is NaN in
+    ``points`` where the reader says so. ``mirrored``: the face is the left-right mirror image of the file
     (``mirror_face``), its points already mirrored; ``load_face_image`` mirrors the pixels.
     """
 
@@ -28,6 +31,7 @@ class FaceSample:
     box: tuple[float, float, float, float] | None = None
     visible: np.ndarray | None = None
     mirrored: bool = False
+    crop: FaceCrop | None = None
 
     @property
     def name(self) -> str:
@@ -43,8 +47,11 @@ def load_image_rgb(path: str | Path) -> np.ndarray:
 
 
 def protocol_crop(face: FaceSample) -> FaceCrop:
-    """How a protocol frames the face: the canonical crop of its points (300-W), or of its dataset box
-    (AFLW: the box mapped with the relation a square landmark box has to its canonical crop)."""
+    """How a protocol frames the face: the dataset's own crop (AFLW_MERLRAV), else the canonical crop of
+    its points (300-W), or of its dataset box (AFLW: the box mapped with the relation a square landmark
+    box has to its canonical crop)."""
+    if face.crop is not None:
+        return face.crop
     if face.box is None:
         return crop_from_points(face.points)
     x0, y0, x1, y1 = face.box
@@ -64,7 +71,8 @@ def mirror_face(face: FaceSample) -> FaceSample:
     visible = None
     if face.visible is not None:
         visible = face.visible[flip_permutation(len(face.visible))]
-    return FaceSample(face.image_path, flip_points(face.points, width), face.subset, box, visible, not face.mirrored)
+    crop = None if face.crop is None else FaceCrop(width - 1 - face.crop.cx, face.crop.cy, face.crop.size, -face.crop.angle)
+    return FaceSample(face.image_path, flip_points(face.points, width), face.subset, box, visible, not face.mirrored, crop)
 
 
 def find_image(pts_path: Path) -> Path | None:

@@ -36,6 +36,18 @@ def read_pts(path: str | os.PathLike[str]) -> np.ndarray:
     return pts - 1.0
 
 
+UNLABELLED = -1.0  # on disk, "-1 -1" marks a point with no label (MERL-RAV's self-occluded points)
+
+
+def read_labelled_pts(path: str | os.PathLike[str]) -> np.ndarray:
+    """As ``read_pts``, with NaN for the points written ``-1 -1`` (no label): every later use of such a
+    point must mask it, and one that does not shows NaN instead of a silently wrong number."""
+    pts = read_pts(path)
+    unlabelled = np.all(pts + 1.0 == UNLABELLED, axis=1)
+    pts[unlabelled] = np.nan
+    return pts
+
+
 def format_pts(points: np.ndarray) -> str:
     """Serialise 0-based (N, 2) points in the 300-W text layout."""
     points = np.asarray(points, dtype=np.float64)
