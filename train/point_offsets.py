@@ -22,8 +22,11 @@ BATCH = 32
 
 
 def crop_errors(predicted: np.ndarray, annotated: np.ndarray, input_size: int) -> np.ndarray:
-    """(N, 2) mean signed error (prediction - annotation) of (F, N, 2) crop-pixel points, in crop sides."""
-    return (np.asarray(predicted, np.float64) - np.asarray(annotated, np.float64)).mean(axis=0) / input_size
+    """(N, 2) mean signed error (prediction - annotation) of (F, N, 2) crop-pixel points, in crop sides,
+    over the faces where each point has a label (an unlabelled annotation is NaN); 0 where none has."""
+    errors = np.asarray(predicted, np.float64) - np.asarray(annotated, np.float64)
+    counted = np.isfinite(errors).sum(axis=0)
+    return np.where(counted > 0, np.nansum(errors, axis=0) / np.maximum(counted, 1), 0.0) / input_size
 
 
 def measure_on_crops(model: LandmarkModel, crops: np.ndarray, annotated: np.ndarray, device: str = "cpu") -> np.ndarray:
