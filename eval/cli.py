@@ -69,6 +69,61 @@ def eval_300w(
             plot_ced({"inter-pupil": errors["nme_ip"]}, 0.08, ced, "NME, inter-pupil")
 
 
+@app.command("decoder-floor")
+def eval_decoder_floor(
+    root: Annotated[Path, typer.Option(help="300-W root")],
+    subset: Annotated[W300Subset, typer.Option(help="which 300-W faces")] = W300Subset.lfpw_test,
+    weights: WeightsOpt = None,
+    json: JsonOpt = None,
+) -> None:
+    """The NME (%) of the ground truth itself, encoded as the training heatmap on ``weights``' grid and
+    decoded as the predictor decodes (dark), without DARK's modulation (taylor), and as the integer peak
+    (argmax): the floor no network on that grid can go under."""
+    from tracker.datasets import w300
+    from tracker.eval.decoder_floor import DECODERS, decoded_ground_truth
+    from tracker.eval.report import format_table, write_json
+    from tracker.eval.still import still_errors
+    from tracker.network.weights_registry import load_model
+
+    with user_errors((ImportError,)):
+        config = load_model(weights).config
+        faces = w300.load_split(root, subset.value).faces
+        rows = {}
+        for decoder in DECODERS:
+            errors = still_errors(decoded_ground_truth(faces, config.input_size, config.heatmap_stride, decoder), faces)
+            rows[f"{config.heatmap_size}x{config.heatmap_size} {decoder}"] = {
+                "n_faces": len(faces), "nme_ip": f"{errors['nme_ip'].mean() * 100:.4f}",
+                "nme_ip_max": f"{errors['nme_ip'].max() * 100:.4f}", "nme_io": f"{errors['nme_io'].mean() * 100:.4f}"}
+        typer.echo(format_table(rows, ("n_faces", "nme_ip", "nme_ip_max", "nme_io")))
+        if json:
+            write_json(json, {"subset": subset.value, "input_size": config.input_size, "rows": rows})
+
+
+class MerlravSplit(str, Enum):
+    test = "test"
+    train = "train"  # the training faces: error here against test shows whether the model fits
+
+
+@app.command("merlrav")
+def eval_merlrav(
+    root: Annotated[Path, typer.Option(help="AFLW_MERLRAV folder (trainset/, testset/, faces.csv)")],
+    split: Annotated[MerlravSplit, typer.Option(help="test | train")] = MerlravSplit.test,
+    weights: WeightsOpt = None, ghcu: GhcuOpt = True, device: DeviceOpt = "auto", json: JsonOpt = None,
+) -> None:
+    """AFLW faces with MERL-RAV's 68 points (self-occluded points left out): NME over the labelled points'
+    box size sqrt(w*h), inter-ocular NME where both outer eye corners are labelled, the mean signed error
+    (x, y; % of the box size), overall and by |yaw| band."""
+    from tracker.eval.protocols import evaluate_merlrav, make_predictor
+    from tracker.eval.report import format_table, write_json
+
+    with user_errors((ImportError,)):
+        result = evaluate_merlrav(root, split.value, make_predictor(weights, ghcu, device))
+        typer.echo(f"AFLW_MERLRAV {split.value}; nme_box: normalised by {result['normaliser']}")
+        typer.echo(format_table(result["rows"], ("n_faces", "nme_box", "nme_io", "auc_0.08", "fr_0.08", "signed_x_box", "signed_y_box")))
+        if json:
+            write_json(json, result)
+
+
 class AflwSubset(str, Enum):
     full = "full"
     frontal = "frontal"

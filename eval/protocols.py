@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from tracker.eval.metrics import signed_error_per_point
+from tracker.eval.metrics import box_size, labelled_box, nme, signed_error_per_point
 from tracker.eval.report import format_table, summarise
 from tracker.eval.still import predict_faces, still_errors
 from tracker.defaults import DEFAULT_DETECTOR
@@ -46,6 +46,46 @@ def evaluate_300w(
     per_point = signed_error_per_point(predictions, np.stack([f.points for f in faces])) * 100
     result["signed_per_point_ip"] = per_point.round(4).tolist()  # (68, 2): x, y in % of the inter-pupil distance
     return result, errors, load.describe_missing()
+
+
+YAW_BANDS = ((0.0, 30.0), (30.0, 60.0), (60.0, 90.0))  # |yaw| in degrees, as 3DDFA-style AFLW tables band it
+
+
+def labelled_errors(pred: np.ndarray, gt: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-face errors over the labelled (finite) points of ``gt``: NME over the labelled points' box size
+    (``nme_box``, every face), inter-ocular NME where both outer eye corners are labelled (``nme_io``, NaN
+    elsewhere), and the mean signed error in x and y over the box size (``signed_x_box``, ``signed_y_box``)."""
+    labelled = np.isfinite(gt).all(axis=-1)
+    size = box_size(labelled_box(gt))
+    errors = {"nme_box": nme(pred, gt, "box", boxes=labelled_box(gt), visible=labelled)}
+    errors["nme_io"] = nme(pred, gt, "inter_ocular", visible=labelled)
+    signed = np.where(labelled[..., None], pred - gt, 0.0).sum(axis=1) / np.maximum(labelled.sum(axis=1), 1)[:, None]
+    errors["signed_x_box"], errors["signed_y_box"] = signed[:, 0] / size, signed[:, 1] / size
+    return errors
+
+
+def evaluate_merlrav(root: Path, split: str, predictor: CropPredictor) -> dict[str, Any]:
+    """AFLW_MERLRAV's 68 points: ``labelled_errors`` over all faces and by |yaw| band (``faces.csv``), each
+    face framed by its image (``tracker.datasets.merlrav``)."""
+    from tracker.datasets import merlrav
+
+    faces = merlrav.load(root, split)
+    pred = predict_faces(predictor, faces)
+    gt = np.stack([f.points for f in faces])
+    errors = labelled_errors(pred, gt)
+    table = merlrav.face_table(root)
+    yaw = np.array([abs(float(table[f"{merlrav.SPLITS[split]}/{f.image_path.stem}"]["yaw_deg"]))
+                    if f"{merlrav.SPLITS[split]}/{f.image_path.stem}" in table else np.nan for f in faces])
+    rows = {"all": summarise(errors, "nme_box")}
+    for lo, hi in YAW_BANDS:
+        members = (yaw >= lo) & (yaw < hi) if hi < YAW_BANDS[-1][1] else (yaw >= lo)
+        if members.any():
+            rows[f"|yaw| {lo:.0f}-{hi:.0f}"] = summarise({k: v[members] for k, v in errors.items()}, "nme_box")
+    signed = np.where(np.isfinite(gt), pred - gt, np.nan) / box_size(labelled_box(gt))[:, None, None]
+    with np.errstate(all="ignore"):
+        per_point = np.nanmean(signed, axis=0) * 100
+    return {"protocol": "aflw_merlrav", "split": split, "normaliser": "sqrt(w*h) of the labelled points' box",
+            "rows": rows, "signed_per_point_box": np.nan_to_num(per_point).round(4).tolist(), **rows["all"]}
 
 
 def video_table(result: dict[str, Any]) -> str:

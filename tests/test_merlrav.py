@@ -108,3 +108,38 @@ def test_mixed_training_keeps_unlabelled_points_out_of_every_stage(tmp_path):
     assert np.isfinite(load_weights(tmp_path / "run" / "weights" / "final.pt").point_offsets).all()
     labels = trainer.dataset.labels[4:]  # SA searched the labelled points only: the rest stay without a label
     assert np.isnan(labels[:, HIDDEN]).all() and np.isfinite(np.delete(labels, HIDDEN, axis=1)).all()
+
+
+def test_eval_merlrav_reports_bands_and_signed_error_over_labelled_points(tmp_path, tiny_weights):
+    import json
+
+    from tests.test_eval import invoke
+
+    _write_split(tmp_path, "test", 3)
+    rows = ["split,stem,yaw_deg"] + [f"testset,image{i:05d},{yaw}" for i, yaw in enumerate((5.0, -45.0, 75.0))]
+    (tmp_path / "faces.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "m.json"
+    result = invoke("eval", "merlrav", "--root", tmp_path, "--weights", tiny_weights, "--device", "cpu", "--json", out)
+    assert result.exit_code == 0, result.output
+    assert "sqrt(w*h) of the labelled points' box" in result.output
+    report = json.loads(out.read_text())
+    assert [report["rows"][k]["n_faces"] for k in ("all", "|yaw| 0-30", "|yaw| 30-60", "|yaw| 60-90")] == [3, 1, 1, 1]
+    assert np.isfinite(report["nme_box"]) and np.isfinite(report["signed_x_box"])
+    assert report["nme_io"] is None  # outer eye corner 36 has no label on any face: no inter-ocular distance
+
+
+def test_decoder_floor_is_the_grid_without_sub_pixel_decoding(tmp_path, tiny_weights):
+    from tests.conftest import write_w300_folder
+    from tests.test_eval import invoke
+
+    write_w300_folder(tmp_path / "w300", 3, subset="lfpw/testset")
+    result = invoke("eval", "decoder-floor", "--root", tmp_path / "w300", "--weights", tiny_weights)
+    assert result.exit_code == 0, result.output
+    assert [line.split()[1] for line in result.output.splitlines()[1:]] == ["dark", "taylor", "argmax"]
+    from tracker.datasets.w300 import load_split
+    from tracker.eval.decoder_floor import decoded_ground_truth
+    from tracker.eval.still import still_errors
+
+    faces = load_split(tmp_path / "w300", "lfpw_test").faces
+    floor = {d: still_errors(decoded_ground_truth(faces, 128, 4, d), faces)["nme_ip"].mean() * 100 for d in ("dark", "taylor", "argmax")}
+    assert floor["taylor"] < 1e-3 and floor["dark"] < 0.05 and floor["argmax"] > 1.0  # the 32x32 grid, undone by the sub-pixel step
