@@ -279,6 +279,22 @@ def _pilot(name: str, **model_changes: Any) -> TrainConfig:
     )
 
 
+MIXED_LONG_EPOCHS = 150  # 300-W train + AFLW_MERLRAV trainset (11,064 faces): about 230 s an epoch on 2 cores
+
+
+def _compact_mixed_long() -> TrainConfig:
+    """The shipped network warm-started from its weights (``--init-weights``) on 300-W train and the
+    AFLW_MERLRAV training faces (``--merlrav-root``): the cosine schedule of the pilots over a long run,
+    then SA on the mixed set and the GHCU."""
+    base = _pilot("compact-mixed-long")
+    return replace(
+        base,
+        baseline=replace(base.baseline, epochs=MIXED_LONG_EPOCHS),
+        sa=StageConfig(epochs=10, lr=2e-5, lr_final=0.0, batch_size=16, schedule="cosine"),
+        ghcu=StageConfig(epochs=20, lr=1e-3, lr_final=0.0, batch_size=32, schedule="cosine"),
+    )
+
+
 def _tiny() -> TrainConfig:
     """For tests: a very small network and a few short epochs."""
     model = HourglassConfig(num_stacks=1, features=16, depth=1, input_size=32)
@@ -297,7 +313,7 @@ PRESETS = {
     "paper": _paper, "compact": _compact, "compact64": _compact64, "compact-s2": _compact_s2, "compact-tune": _compact_tune,
     "compact-long": _compact_long, "compact-long-coord": _compact_long_coord, "compact-long-tune": _compact_long_tune,
     "pilot-128": lambda: _pilot("pilot-128"), "pilot-160": lambda: _pilot("pilot-160", input_size=160),
-    "pilot-3stack": lambda: _pilot("pilot-3stack", num_stacks=3),
+    "pilot-3stack": lambda: _pilot("pilot-3stack", num_stacks=3), "compact-mixed-long": _compact_mixed_long,
     "tiny": _tiny,
 }
 
