@@ -308,3 +308,31 @@ def test_a_signal_to_a_batch_stops_its_workers_and_keeps_what_finished(tmp_path,
     assert [Path(r["video"]).name for r in summary if r["status"] == "done"] == ["blank.mp4"]
     assert (out / "blank.mp4").is_file() and not (out / "long0.mp4").exists()
 
+
+
+@pytest.mark.parametrize("flag", ["--out", "--csv", "--json"])
+def test_an_output_that_is_the_input_is_refused_and_the_input_kept(tmp_path, blank_video, tiny_weights, flag):
+    before = blank_video.read_bytes()
+    result = run_cli("run", blank_video, flag, blank_video, "--weights", tiny_weights, "--quiet")
+    assert result.exit_code == 1 and "is the input video" in result.output
+    assert blank_video.read_bytes() == before and leftovers(blank_video.parent) == []
+
+
+def test_two_outputs_on_one_file_are_refused(tmp_path, blank_video, tiny_weights):
+    same = tmp_path / "o.txt"
+    result = run_cli("run", blank_video, "--csv", same, "--json", same, "--weights", tiny_weights, "--quiet")
+    assert result.exit_code == 1 and "are the same file" in result.output and not same.exists()
+
+
+@pytest.mark.parametrize("option", ["--redetect-every", "--search-every"])
+def test_a_detection_interval_of_zero_is_refused(blank_video, tiny_weights, tmp_path, option):
+    result = run_cli("run", blank_video, "--csv", tmp_path / "o.csv", option, "0", "--weights", tiny_weights, "--quiet")
+    assert result.exit_code == 2 and "greater than or equal to 1" in result.output and not (tmp_path / "o.csv").exists()
+
+
+def test_the_api_refuses_a_detection_interval_of_zero():
+    from tracker.errors import InputError
+    from tracker.tracking.face_tracker import TrackerConfig
+
+    with pytest.raises(InputError, match="redetect_every must be at least 1"):
+        TrackerConfig(redetect_every=0)

@@ -176,7 +176,7 @@ class VideoTracker(_TrackerOwner):
         min_face_score: float | None = None, lines: bool = True, x264_preset: str = X264_PRESET, stream: int | None = None,
         pose: bool = True, pose_axes: bool = True, pose_config: PoseConfig = PoseConfig(),
     ) -> None:
-        tracking = replace(TrackerConfig(), redetect_every=max(1, redetect_every), search_every=max(1, search_every),
+        tracking = replace(TrackerConfig(), redetect_every=redetect_every, search_every=search_every,
                            smoothing=smooth, derotate=derotate, min_face_score=min_face_score, pose=pose,
                            pose_config=pose_config)
         self.config = PipelineConfig(

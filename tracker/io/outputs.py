@@ -61,6 +61,27 @@ def check_output_path(path: Path | None) -> None:
         raise OutputError(f"output path is a directory: {path}")
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+    except OSError:
+        return False
+
+
+def check_distinct_outputs(source: Path, outputs: dict[str, Path | None]) -> None:
+    """Fail before any work when an output would overwrite the input or another output: the input is
+    never replaced by what is made from it."""
+    given = {name: Path(p) for name, p in outputs.items() if p is not None}
+    for name, path in given.items():
+        if _same_file(path, Path(source)):
+            raise OutputError(f"{name} output {path} is the input video; choose another path")
+    names = list(given)
+    for i, first in enumerate(names):
+        for second in names[i + 1 :]:
+            if _same_file(given[first], given[second]):
+                raise OutputError(f"{first} and {second} outputs are the same file: {given[first]}")
+
+
 @dataclass
 class FrameRecord:
     frame: int

@@ -18,7 +18,7 @@ from tracker.defaults import DEFAULT_DETECTOR, PRECISIONS
 from tracker.detection import create_detector
 from tracker.errors import InputError
 from tracker.io.draw import DrawConfig, draw_faces
-from tracker.io.outputs import UNREADABLE, CsvOutput, FrameRecord, JsonOutput, PtsDirOutput, check_output_path
+from tracker.io.outputs import UNREADABLE, CsvOutput, FrameRecord, JsonOutput, PtsDirOutput, check_distinct_outputs, check_output_path
 from tracker.io.video import X264_PRESET, Frame, VideoReader, VideoWriter
 from tracker.jobs.concurrency import InOrderWorker, ReadAhead
 from tracker.network.crop_predictor import CropPredictor
@@ -156,6 +156,7 @@ def run_video(
     """
     for path in (outputs.overlay, outputs.csv, outputs.json):
         check_output_path(path)
+    check_distinct_outputs(source, {"overlay": outputs.overlay, "csv": outputs.csv, "json": outputs.json, "pts": outputs.pts_dir})
     with VideoReader(source, config.stream) as reader:
         if tracker is not None:
             return _run(reader, source, outputs, config, progress, timer, tracker)

@@ -24,6 +24,7 @@ import numpy as np
 
 from tracker.detection import Detection, FaceDetector
 from tracker.detection.base import iou
+from tracker.errors import InputError
 from tracker.geometry import FaceCrop, crop_from_points, levelled_crop
 from tracker.network.crop_predictor import CropPredictor
 from tracker.pose import HeadPose, PoseConfig, PoseEstimator
@@ -69,6 +70,11 @@ class TrackerConfig:
     pose: bool = True  # head pose per face (``tracker.pose``), fitted to the raw points and smoothed
     pose_config: PoseConfig = field(default_factory=PoseConfig)
     pose_smoothing: PoseSmoothingConfig = field(default_factory=PoseSmoothingConfig)
+
+    def __post_init__(self) -> None:
+        for name in ("redetect_every", "search_every", "max_faces"):
+            if getattr(self, name) < 1:
+                raise InputError(f"{name} must be at least 1, got {getattr(self, name)}")
 
 
 @dataclass
