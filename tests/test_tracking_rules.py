@@ -61,12 +61,20 @@ def tracker(predictor, boxes, **config) -> FaceTracker:
 IMAGE = np.full((120, 400, 3), 80, np.uint8)
 
 
-def test_max_faces_caps_the_tracks_and_keeps_the_first_found():
-    faces = tracker(ShapePredictor(), boxes_in_a_row(5), max_faces=3).step(IMAGE)
+def test_max_faces_caps_the_tracks_keeps_the_first_found_and_says_so(caplog):
+    capped = tracker(ShapePredictor(), boxes_in_a_row(5), max_faces=3)
+    with caplog.at_level("WARNING", logger="tracker.tracking.face_tracker"):
+        faces = capped.step(IMAGE)
+        capped.step(IMAGE)
+    assert [r.getMessage() for r in caplog.records].count(
+        "frame 0 holds more than 3 faces: the first 3 are tracked (max_faces, --max-faces)") == 1  # once a run
     assert [f.face_id for f in faces] == [0, 1, 2]
     xs = sorted(f.points[:, 0].mean() for f in faces)
     assert xs[-1] < 10 + 60 * 3  # the three leftmost boxes: detection order
-    assert len(tracker(ShapePredictor(), boxes_in_a_row(5)).step(IMAGE)) == 5
+    with caplog.at_level("WARNING", logger="tracker.tracking.face_tracker"):
+        caplog.clear()
+        assert len(tracker(ShapePredictor(), boxes_in_a_row(5)).step(IMAGE)) == 5
+    assert caplog.records == []
 
 
 def test_tracks_that_converge_on_one_face_are_merged_keeping_the_older():

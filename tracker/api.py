@@ -17,7 +17,7 @@ from typing import TypeVar
 import numpy as np
 
 from tracker.errors import InputError
-from tracker.defaults import DEFAULT_DETECTOR, REDETECT_EVERY, SEARCH_EVERY, X264_PRESET
+from tracker.defaults import DEFAULT_DETECTOR, MAX_FACES, REDETECT_EVERY, SEARCH_EVERY, X264_PRESET
 from tracker.detection.base import Box
 from tracker.geometry import CROP_SCALE, FaceCrop
 from tracker.io.draw import DrawConfig
@@ -174,9 +174,9 @@ class VideoTracker(_TrackerOwner):
         smooth: bool = True, flip_test: bool = False, precision: str = "auto", redetect_every: int = REDETECT_EVERY,
         search_every: int = SEARCH_EVERY, derotate: bool = True, stacks: int | None = None, face_threads: int | None = None,
         min_face_score: float | None = None, lines: bool = True, x264_preset: str = X264_PRESET, stream: int | None = None,
-        pose: bool = True, pose_axes: bool = True, pose_config: PoseConfig = PoseConfig(),
+        pose: bool = True, pose_axes: bool = True, pose_config: PoseConfig = PoseConfig(), max_faces: int = MAX_FACES,
     ) -> None:
-        tracking = replace(TrackerConfig(), redetect_every=redetect_every, search_every=search_every,
+        tracking = replace(TrackerConfig(), redetect_every=redetect_every, search_every=search_every, max_faces=max_faces,
                            smoothing=smooth, derotate=derotate, min_face_score=min_face_score, pose=pose,
                            pose_config=pose_config)
         self.config = PipelineConfig(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tracker.defaults import DEFAULT_DETECTOR, REDETECT_EVERY, SEARCH_EVERY, X264_PRESET
+from tracker.defaults import DEFAULT_DETECTOR, MAX_FACES, REDETECT_EVERY, SEARCH_EVERY, X264_PRESET
 from tracker.cli_shared import EXIT_FAILURE, fail, user_errors
 from tracker.jobs.interruption import raise_on_sigterm
 
@@ -78,6 +78,7 @@ def run(
     smooth: SmoothOpt = True,
     redetect_every: Annotated[int, typer.Option(min=1, help="while tracking, detect every N frames to pick up new faces")] = REDETECT_EVERY,
     search_every: Annotated[int, typer.Option(min=1, help="with no face tracked, detect every N frames (and on every cut)")] = SEARCH_EVERY,
+    max_faces: Annotated[int, typer.Option(min=1, help="faces tracked at once; in a bigger crowd the first found are kept, and the run says so")] = MAX_FACES,
     derotate: Annotated[bool, typer.Option("--derotate/--no-derotate", help="level each crop by the eye line")] = True,
     lines: Annotated[bool, typer.Option("--lines/--no-lines", help="draw contour lines")] = True,
     pose: Annotated[bool, typer.Option("--pose/--no-pose", help="draw the head pose as a 3-D axis at the nose")] = True,
@@ -111,7 +112,7 @@ def run(
             weights=weights, device=device, detector=detector, ghcu=ghcu, smooth=smooth, flip_test=flip_test,
             precision=precision, redetect_every=redetect_every, search_every=search_every, derotate=derotate,
             stacks=stacks, face_threads=face_threads, lines=lines, x264_preset=x264_preset, stream=stream,
-            pose_axes=pose, pose_config=PoseConfig(focal_length=focal_length),
+            pose_axes=pose, pose_config=PoseConfig(focal_length=focal_length), max_faces=max_faces,
         )
         with tracker:
             if out_dir is not None:

@@ -2,6 +2,7 @@
 ``tracker --help`` can show them without loading PyTorch, OpenCV or PyAV."""
 
 REDETECT_EVERY = 30  # frames between detections while faces are tracked (new faces)
+MAX_FACES = 16  # faces tracked at once; in a bigger crowd the first found are kept (logged once per run)
 SEARCH_EVERY = 12  # at most this many frames between searches while no face is tracked
 X264_PRESET = "ultrafast"  # overlay encoding speed
 # Network arithmetic: "auto" and "float" run float32 (ONNX Runtime on a CPU); "int8" runs PyTorch's int8

@@ -14,6 +14,7 @@ a frame go through the network as one batch.
 """
 from __future__ import annotations
 
+import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,7 +31,9 @@ from tracker.network.crop_predictor import CropPredictor
 from tracker.pose import HeadPose, PoseConfig, PoseEstimator
 from tracker.tracking.smoothing import LandmarkSmoother, PoseSmoother, PoseSmoothingConfig, SmoothingConfig
 from tracker.timing import NULL_TIMER, StageTimer
-from tracker.defaults import REDETECT_EVERY, SEARCH_EVERY
+from tracker.defaults import MAX_FACES, REDETECT_EVERY, SEARCH_EVERY
+
+log = logging.getLogger(__name__)
 
 Source = Literal["detected", "tracked"]
 NEVER = 1 << 30  # frames since the last detection, before the first one
@@ -54,7 +57,7 @@ class TrackerConfig:
     keep_score_ratio: float = 0.6
     derotate: bool = True
     smoothing: bool = True
-    max_faces: int = 16  # tracks at most; a crowd of more keeps the first found
+    max_faces: int = MAX_FACES  # tracks at most; a crowd of more keeps the first found (logged once)
     same_face_iou: float = 0.3  # a detection overlapping a track this much is that track's face
     duplicate_iou: float = 0.5  # two tracks overlapping this much are merged (the older kept)
     refine_new_faces: bool = True
@@ -127,6 +130,7 @@ class FaceTracker:
         self.frame_index = -1
         self.next_id = 0
         self._lost = False
+        self._warned_max_faces = False
         self._since_detection = NEVER
         self._pending: Future[list[Detection]] | None = None
         self._pending_age = 0
@@ -230,9 +234,16 @@ class FaceTracker:
         for det in self._gather_detections(image):
             crop = self.detector.calibration.crop(det)
             box = crop_box(crop)
-            if all(iou(box, t) < cfg.same_face_iou for t in taken) and len(self.tracks) + len(new_crops) < cfg.max_faces:
-                new_crops.append(crop)
-                taken.append(box)
+            if any(iou(box, t) >= cfg.same_face_iou for t in taken):
+                continue
+            if len(self.tracks) + len(new_crops) >= cfg.max_faces:
+                if not self._warned_max_faces:
+                    log.warning("frame %d holds more than %d faces: the first %d are tracked (max_faces, --max-faces)",
+                                self.frame_index, cfg.max_faces, cfg.max_faces)
+                    self._warned_max_faces = True
+                break
+            new_crops.append(crop)
+            taken.append(box)
         self._lost = False
         crops = track_crops + new_crops
         out = self.predictor.predict_scored([image] * len(crops), crops)
