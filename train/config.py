@@ -129,6 +129,10 @@ class TrainConfig:
     # stage and the exported weights use the average; training steps the raw weights.
     ema_decay: float = 0.0
     cache_margin: float = 1.6  # cached crop side / canonical crop side, room for augmentation
+    # Mixed training: 0 makes an epoch every training face once (datasets in proportion to their size);
+    # a share makes it every 300-W face once plus other datasets' faces, 300-W being this share of it
+    # (tracker.train.sampling). Without another dataset it changes nothing.
+    w300_share: float = 0.0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -279,6 +283,15 @@ def _pilot(name: str, **model_changes: Any) -> TrainConfig:
     )
 
 
+MIXED_W300_SHARE = 0.5  # 300-W's share of a mixed epoch in the presets that balance the datasets
+
+
+def _pilot_mixed_half() -> TrainConfig:
+    """``pilot-128`` on 300-W train and the AFLW_MERLRAV training faces (``--merlrav-root``), each
+    epoch every 300-W face once and as many AFLW_MERLRAV faces (these cycle over the epochs)."""
+    return replace(_pilot("pilot-mixed-half"), w300_share=MIXED_W300_SHARE)
+
+
 MIXED_LONG_EPOCHS = 150  # 300-W train + AFLW_MERLRAV trainset (11,064 faces): about 230 s an epoch on 2 cores
 
 
@@ -314,6 +327,7 @@ PRESETS = {
     "compact-long": _compact_long, "compact-long-coord": _compact_long_coord, "compact-long-tune": _compact_long_tune,
     "pilot-128": lambda: _pilot("pilot-128"), "pilot-160": lambda: _pilot("pilot-160", input_size=160),
     "pilot-3stack": lambda: _pilot("pilot-3stack", num_stacks=3), "compact-mixed-long": _compact_mixed_long,
+    "pilot-mixed-half": _pilot_mixed_half,
     "tiny": _tiny,
 }
 

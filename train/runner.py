@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Sampler
 from torch.utils.data.distributed import DistributedSampler
 
 from tracker.errors import InputError
@@ -35,6 +35,7 @@ from tracker.train.precision import bf16_native
 from tracker.train.distributed import DistInfo, all_reduce_sum, barrier, max_param_divergence, sync_buffers
 from tracker.train.plots import plot_history, plot_label_changes
 from tracker.train.point_offsets import measure_on_crops
+from tracker.train.sampling import MixedEpochSampler
 from tracker.train.semantic_alignment import search_latent_points
 
 log = logging.getLogger(__name__)
@@ -303,13 +304,16 @@ class Trainer:
     # ----------------------------------------------------------------- data
     def loader(self, stage: StageConfig, epoch: int, stage_index: int) -> DataLoader:
         self.dataset.set_epoch(stage_index * 10_000 + epoch)
-        sampler = DistributedSampler(
-            self.dataset, num_replicas=self.dist.world_size, rank=self.dist.rank, shuffle=True, seed=self.cfg.seed + stage_index
-        )
+        seed = self.cfg.seed + stage_index
+        datasets = np.array([dataset_of(name) for name in self.train_cache.names])
+        if self.cfg.w300_share > 0 and len(set(datasets)) > 1:
+            sampler: Sampler[int] = MixedEpochSampler(datasets, W300, self.cfg.w300_share, seed, self.dist.rank, self.dist.world_size)
+        else:
+            sampler = DistributedSampler(self.dataset, num_replicas=self.dist.world_size, rank=self.dist.rank, shuffle=True, seed=seed)
         sampler.set_epoch(epoch)
         return DataLoader(
             self.dataset, batch_size=stage.batch_size, sampler=sampler, num_workers=self.cfg.num_workers,
-            drop_last=len(self.dataset) // self.dist.world_size > stage.batch_size, pin_memory=self.device.type == "cuda",
+            drop_last=len(sampler) > stage.batch_size, pin_memory=self.device.type == "cuda",
         )
 
     # ----------------------------------------------------------------- steps
