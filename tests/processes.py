@@ -7,6 +7,8 @@ import subprocess
 import time
 from pathlib import Path
 
+STOP_TIMEOUT_S = 120
+
 
 def stop_after_start(cmd: list[str], signum: int, cwd: Path, wait_for: Path, timeout: float = 60.0, group: bool = False):
     """Run ``cmd`` and send ``signum`` once ``wait_for`` (a partial output) exists, to its whole process
@@ -24,5 +26,13 @@ def stop_after_start(cmd: list[str], signum: int, cwd: Path, wait_for: Path, tim
         os.killpg(proc.pid, signum)
     else:
         proc.send_signal(signum)
-    stdout, stderr = proc.communicate(timeout=120)
+    try:
+        stdout, stderr = proc.communicate(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:  # a hang: kill it (and its workers) rather than leave it running
+        if group:
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+        stdout, stderr = proc.communicate()
+        raise AssertionError(f"{cmd[2:4]} did not stop within {STOP_TIMEOUT_S} s of the signal:\n{stderr[-2000:]}") from None
     return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr), proc.pid

@@ -3,6 +3,11 @@
 Decoding (PyAV), encoding (libx264), OpenCV and PyTorch release the GIL, so one producer thread and
 one consumer thread keep the network busy while frames are decoded and overlays encoded. Errors in
 either thread are re-raised in the caller's thread.
+
+Every wait on a queue is a short timed wait that re-checks whether to stop. A Ctrl-C raised in the
+main thread in the middle of a queue operation can lose a wakeup (Python's locks and conditions are
+not safe against asynchronous exceptions); an untimed wait would then block forever and the run
+would hang instead of stopping.
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ T = TypeVar("T")
 
 READ_AHEAD = 8  # frames decoded ahead of the tracker
 WRITE_BEHIND = 8  # frames waiting to be drawn and encoded
+POLL_SECONDS = 0.1  # how often a waiting thread re-checks for a stop
 _DONE = object()
 
 
@@ -43,7 +49,7 @@ class ReadAhead(Generic[T]):
         """Queue ``item`` unless the consumer has stopped; False once it has."""
         while not self.stop.is_set():
             try:
-                self.buffer.put(item, timeout=0.1)
+                self.buffer.put(item, timeout=POLL_SECONDS)
                 return True
             except queue.Full:
                 continue
@@ -68,7 +74,12 @@ class ReadAhead(Generic[T]):
 
     def __iter__(self) -> Iterator[T]:
         while True:
-            item = self.buffer.get()
+            try:
+                item = self.buffer.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                if not self.thread.is_alive() and self.buffer.empty():
+                    return  # the producer was stopped before its end: nothing more will come
+                continue
             if item is _DONE:
                 return
             if isinstance(item, _Failure):
@@ -83,12 +94,16 @@ class InOrderWorker(Generic[T]):
         self.handle = handle
         self.buffer: queue.Queue[object] = queue.Queue(maxsize=depth)
         self.error: BaseException | None = None
+        self.stop = threading.Event()
         self.thread = threading.Thread(target=self._consume, name="write-behind", daemon=True)
         self.thread.start()
 
     def _consume(self) -> None:
-        while True:
-            item = self.buffer.get()
+        while not self.stop.is_set():
+            try:
+                item = self.buffer.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                continue
             if item is _DONE:
                 return
             if self.error is None:
@@ -99,22 +114,27 @@ class InOrderWorker(Generic[T]):
 
     def submit(self, item: T) -> None:
         self._raise()
-        self.buffer.put(item)
+        self._put(item)
+
+    def _put(self, item: object) -> None:
+        while self.thread.is_alive():
+            try:
+                self.buffer.put(item, timeout=POLL_SECONDS)
+                return
+            except queue.Full:
+                continue
 
     def cancel(self) -> None:
         """Drop whatever is still queued and stop the thread (after a failure elsewhere)."""
         if self.error is None:
             self.error = _Cancelled()
-        self.finish_quietly()
-
-    def finish_quietly(self) -> None:
-        if self.thread.is_alive():
-            self.buffer.put(_DONE)
-            self.thread.join()
+        self.stop.set()
+        self.thread.join()
 
     def finish(self) -> None:
         """Wait until every submitted item is handled; raise the first error."""
-        self.finish_quietly()
+        self._put(_DONE)
+        self.thread.join()
         self._raise()
 
     def _raise(self) -> None:
