@@ -9,21 +9,14 @@ from typing import Annotated, Any
 import typer
 
 from tracker.defaults import DEFAULT_DETECTOR
-from tracker.cli_shared import user_errors
+from tracker.cli_shared import DEFAULT_DEVICE, DeviceOpt, FlipOpt, GhcuOpt, SmoothOpt, StacksOpt, WeightsOpt, user_errors
 from tracker.errors import InputError
 
 app = typer.Typer(help="Evaluate on the 300-W, AFLW and 300-VW protocols.", no_args_is_help=True)
 
-WeightsOpt = Annotated[Path | None, typer.Option("--weights", help="weights file (default: the bundled model)")]
-GhcuOpt = Annotated[bool, typer.Option("--ghcu/--no-ghcu", help="apply the GHCU")]
-SmoothOpt = Annotated[bool, typer.Option("--smooth/--no-smooth", help="Kalman smoothing (video protocols)")]
 JsonOpt = Annotated[Path | None, typer.Option("--json", help="write the results as JSON")]
-DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda")]
 CedOpt = Annotated[Path | None, typer.Option("--ced", help="write the cumulative error distribution plot (PNG)")]
-FlipOpt = Annotated[bool, typer.Option("--flip-test", help="average with the mirrored crop (2x the network time)")]
 NormOpt = Annotated[bool, typer.Option("--norm", help="predict again on the crop levelled by the first answer's eye line (the paper's +Norm; 2x the time)")]
-PrecisionOpt = Annotated[str, typer.Option("--precision", help="auto | float | int8 (auto: int8 on a CPU when the weights allow)")]
-StacksOpt = Annotated[int | None, typer.Option("--stacks", min=1, help="run only the first N hourglass stacks")]
 COLUMNS = ("n_faces", "nme_ip", "nme_io", "auc_0.08", "fr_0.08", "auc_0.10", "fr_0.10")
 
 
@@ -42,9 +35,8 @@ class W300Subset(str, Enum):
 def eval_300w(
     root: Annotated[Path, typer.Option(help="300-W root with lfpw/ helen/ afw/ ibug/")],
     subset: Annotated[W300Subset, typer.Option(help="common | challenge | full | train | lfpw_test | lfpw_train | helen_train | afw")] = W300Subset.common,
-    weights: WeightsOpt = None, ghcu: GhcuOpt = True, device: DeviceOpt = "auto",
-    json: JsonOpt = None, ced: CedOpt = None, flip_test: FlipOpt = False, stacks: StacksOpt = None,
-    precision: PrecisionOpt = "auto", norm: NormOpt = False,
+    weights: WeightsOpt = None, ghcu: GhcuOpt = True, device: DeviceOpt = DEFAULT_DEVICE,
+    json: JsonOpt = None, ced: CedOpt = None, flip_test: FlipOpt = False, stacks: StacksOpt = None, norm: NormOpt = False,
     mirror: Annotated[bool, typer.Option("--mirror", help="evaluate on the faces mirrored left-right (annotations too)")] = False,
 ) -> None:
     """NME (inter-pupil and inter-ocular), AUC, failure rate and the mean signed error in x and y (% of the
@@ -53,13 +45,12 @@ def eval_300w(
     from tracker.eval.report import format_table, plot_ced, write_json
 
     with user_errors((ImportError,)):
-        predictor = make_predictor(weights, ghcu, device, flip_test, stacks, precision)
+        predictor = make_predictor(weights, ghcu, device, flip_test, stacks)
         result, errors, note = evaluate_300w(root, subset.value, predictor, norm, mirror)
         result["mirror"] = mirror
         result["norm"] = norm
         result["flip_test"] = flip_test
         result["stacks"] = stacks
-        result["precision"] = precision
         if note:
             typer.echo(f"note: {note}")
         typer.echo(format_table({f"300-W {subset.value}": result}, (*COLUMNS, "signed_x_ip", "signed_y_ip")))
@@ -108,7 +99,7 @@ class MerlravSplit(str, Enum):
 def eval_merlrav(
     root: Annotated[Path, typer.Option(help="AFLW_MERLRAV folder (trainset/, testset/, faces.csv)")],
     split: Annotated[MerlravSplit, typer.Option(help="test | train")] = MerlravSplit.test,
-    weights: WeightsOpt = None, ghcu: GhcuOpt = True, device: DeviceOpt = "auto", json: JsonOpt = None,
+    weights: WeightsOpt = None, ghcu: GhcuOpt = True, device: DeviceOpt = DEFAULT_DEVICE, json: JsonOpt = None,
 ) -> None:
     """AFLW faces with MERL-RAV's 68 points (self-occluded points left out): NME over the labelled points'
     box size sqrt(w*h), inter-ocular NME where both outer eye corners are labelled, the mean signed error
@@ -134,8 +125,7 @@ def eval_aflw(
     mat: Annotated[Path, typer.Option(help="AFLWinfo_release.mat")],
     images: Annotated[Path, typer.Option(help="AFLW image folder")],
     subset: Annotated[AflwSubset, typer.Option(help="full | frontal")] = AflwSubset.full,
-    weights: WeightsOpt = None, ghcu: GhcuOpt = True, device: DeviceOpt = "auto", json: JsonOpt = None,
-    precision: PrecisionOpt = "auto",
+    weights: WeightsOpt = None, ghcu: GhcuOpt = True, device: DeviceOpt = DEFAULT_DEVICE, json: JsonOpt = None,
 ) -> None:
     """Face-size NME (sqrt(w*h) of the AFLW box) over visible points; needs 19-point weights."""
     from tracker.eval.protocols import make_predictor
@@ -145,7 +135,7 @@ def eval_aflw(
 
     with user_errors((ImportError,)):
         faces = aflw.load(mat, images, subset.value)
-        predictor = make_predictor(weights, ghcu, device, precision=precision)
+        predictor = make_predictor(weights, ghcu, device)
         if predictor.num_points != aflw.NUM_AFLW_POINTS:
             raise InputError("AFLW needs weights trained on its 19-point markup (tracker train --data aflw)")
         faces = [f for f in faces if f.visible is None or f.visible.any()]  # a face with no visible point cannot be scored
@@ -162,8 +152,8 @@ def eval_300vw(
     category: Annotated[str, typer.Option(help="1 | 2 | 3 | all (the official test lists)")] = "all",
     videos: Annotated[str | None, typer.Option(help="ID,ID,... or 'found' for every video folder under the root")] = None,
     init: Annotated[str, typer.Option(help="detector | ground-truth: what starts each video's track")] = "detector",
-    weights: WeightsOpt = None, ghcu: GhcuOpt = True, smooth: SmoothOpt = True, device: DeviceOpt = "auto",
-    json: JsonOpt = None, precision: PrecisionOpt = "auto",
+    weights: WeightsOpt = None, ghcu: GhcuOpt = True, smooth: SmoothOpt = True, device: DeviceOpt = DEFAULT_DEVICE,
+    json: JsonOpt = None,
     detector: Annotated[str, typer.Option(help="face detector plugin")] = DEFAULT_DETECTOR,
     min_face_score: Annotated[float | None, typer.Option(help="face score below which a face is dropped (default: the model's)")] = None,
 ) -> None:
@@ -178,7 +168,7 @@ def eval_300vw(
         if init not in ("detector", "ground-truth"):
             raise InputError("--init must be detector or ground-truth")
         tracking = replace(TrackerConfig(), smoothing=smooth, min_face_score=min_face_score)
-        result, absent = evaluate_300vw(root, category, videos, make_predictor(weights, ghcu, device, precision=precision), tracking, init, detector)
+        result, absent = evaluate_300vw(root, category, videos, make_predictor(weights, ghcu, device), tracking, init, detector)
         if absent:
             typer.echo(f"note: {len(absent)} requested video(s) absent under {root}: {', '.join(absent[:10])}{' ...' if len(absent) > 10 else ''}")
         typer.echo(f"initialisation: {init}")
@@ -195,7 +185,7 @@ def ablation(
     hg_ghcu: Annotated[Path | None, typer.Option(help="baseline hourglass + GHCU weights")] = None,
     hg_sa_ghcu: Annotated[Path | None, typer.Option(help="SA hourglass + GHCU weights")] = None,
     subset: Annotated[W300Subset, typer.Option()] = W300Subset.common,
-    device: DeviceOpt = "auto", json: JsonOpt = None,
+    device: DeviceOpt = DEFAULT_DEVICE, json: JsonOpt = None,
 ) -> None:
     """The paper's Table 9 layout: HG / HG+SA / HG+GHCU / HG+SA+GHCU (+Norm: the last, predicting again
     on the levelled crop) on one 300-W subset."""
@@ -210,7 +200,7 @@ def ablation(
             if path is None:
                 continue
             # float for every row: the table compares training stages, not arithmetic
-            predictor = make_predictor(path, use_ghcu, device, precision="float")
+            predictor = make_predictor(path, use_ghcu, device)
             rows[name], _, note = evaluate_300w(root, subset.value, predictor, norm)
         if note:
             typer.echo(f"note: {note}")
@@ -261,7 +251,7 @@ def pose_cmd(
     w300_root: Annotated[Path | None, typer.Option(help="300-W root: |yaw| of a subset's faces and of their mirror images")] = None,
     subset: Annotated[str, typer.Option(help="the 300-W subset for --w300-root")] = "lfpw_test",
     figure: Annotated[Path | None, typer.Option(help="write the convention picture (docs/pose.md) here")] = None,
-    weights: WeightsOpt = None, device: DeviceOpt = "auto", json: JsonOpt = None,
+    weights: WeightsOpt = None, device: DeviceOpt = DEFAULT_DEVICE, json: JsonOpt = None,
 ) -> None:
     """Head pose on real faces: roll vs the eye line, the yaw sign under mirroring, frontal faces' yaw,
     and the smoothed pose's steadiness against the raw pose's."""
@@ -308,8 +298,8 @@ def pose_cmd(
 @app.command("steadiness")
 def steadiness_cmd(
     video: Annotated[Path, typer.Argument(help="an unannotated video with faces")],
-    weights: WeightsOpt = None, ghcu: GhcuOpt = True, smooth: SmoothOpt = True, device: DeviceOpt = "auto",
-    json: JsonOpt = None, precision: PrecisionOpt = "auto",
+    weights: WeightsOpt = None, ghcu: GhcuOpt = True, smooth: SmoothOpt = True, device: DeviceOpt = DEFAULT_DEVICE,
+    json: JsonOpt = None,
 ) -> None:
     """Frame-to-frame jitter (% of inter-ocular distance) with the face's own motion factored out."""
     import numpy as np
@@ -321,7 +311,7 @@ def steadiness_cmd(
     from tracker.io.video import VideoReader
 
     with user_errors((ImportError,)):
-        tracker = FaceTracker(make_predictor(weights, ghcu, device, precision=precision), create_detector(), replace(TrackerConfig(), smoothing=smooth))
+        tracker = FaceTracker(make_predictor(weights, ghcu, device), create_detector(), replace(TrackerConfig(), smoothing=smooth))
         per_frame: list[dict[int, np.ndarray]] = []
         with VideoReader(video) as reader:
             for frame in reader:
@@ -412,7 +402,7 @@ def crowd(
     out: Annotated[Path, typer.Option(help="folder for crowd.mp4 and its truth (made once, then reused)")],
     faces: Annotated[int, typer.Option(min=1, help="faces in the crowd")] = 10,
     frames: Annotated[int, typer.Option(min=2, help="frames in the clip")] = 100,
-    weights: WeightsOpt = None, device: DeviceOpt = "cpu", json: JsonOpt = None,
+    weights: WeightsOpt = None, device: DeviceOpt = DEFAULT_DEVICE, json: JsonOpt = None,
     detector: Annotated[str, typer.Option(help="face detector plugin")] = DEFAULT_DETECTOR,
 ) -> None:
     """Many 40-150 px faces moving over a 1920x1080 scene: share of frames each face is tracked, id changes."""
@@ -420,10 +410,11 @@ def crowd(
     from tracker.eval.report import format_table, write_json
     from tracker.datasets import w300
     from tracker.jobs.pipeline import PipelineConfig, build_tracker
+    from tracker.network.factory import PredictorConfig
 
     with user_errors((ImportError,)):
         test_faces = w300.load_split(root, "common").faces
-        config = PipelineConfig(weights=weights, device=device, detector=detector)
+        config = PipelineConfig(PredictorConfig(weights, device), detector=detector)
         result = crowd_report(test_faces, out, CrowdSpec(faces=faces, frames=frames), lambda: build_tracker(config))
         typer.echo(format_table({"crowd": result}, tuple(result)))
         if json:
@@ -435,7 +426,7 @@ def compare(
     w300_root: Annotated[Path | None, typer.Option(help="300-W root: still faces of the common subset")] = None,
     sequences: Annotated[Path | None, typer.Option(help="300-VW-layout sequences (e.g. from make-sequences)")] = None,
     video: Annotated[Path | None, typer.Option(help="an unannotated video: steadiness and frames/s")] = None,
-    weights: WeightsOpt = None, device: DeviceOpt = "cpu", json: JsonOpt = None,
+    weights: WeightsOpt = None, device: DeviceOpt = DEFAULT_DEVICE, json: JsonOpt = None,
     upsample: Annotated[int, typer.Option(help="dlib HOG detector upsampling (its example uses 1)")] = 1,
 ) -> None:
     """This tracker vs dlib's 68-point predictor on the same faces, sequences and video, in one run."""
@@ -454,7 +445,7 @@ def compare(
 @app.command("speed")
 def speed(
     video: Annotated[Path, typer.Argument(help="a real clip, e.g. ../shared/data/videos/hamilton_clip.mp4")],
-    weights: WeightsOpt = None, device: DeviceOpt = "cpu", json: JsonOpt = None,
+    weights: WeightsOpt = None, device: DeviceOpt = DEFAULT_DEVICE, json: JsonOpt = None,
     repeats: Annotated[int, typer.Option(min=1, help="runs per pipeline (median reported; runs interleaved)")] = 3,
     variants: Annotated[bool, typer.Option("--variants/--no-variants", help="also time each speed knob")] = True,
     dlib: Annotated[bool, typer.Option("--dlib/--no-dlib", help="time dlib's per-frame pipeline beside ours")] = True,
@@ -473,7 +464,6 @@ def speed(
                    f"median of {repeats} interleaved runs, device {device}")
         typer.echo(format_table(summary, ("fps", "speed_vs_dlib", "frames", "frames_with_faces", "faces", "detections", "runs_fps")))
         main_rows = {name: rows[name] for name in ("sa-tracker", "dlib") if name in rows}
-        main_rows.update({name: row for name, row in rows.items() if name.startswith("--precision int8")})  # PyTorch's stages apart
         stages = [s for s in STAGES if any(s in r["stage_ms"] for r in main_rows.values())]
         typer.echo("\nms per frame in each stage (stages in other threads overlap, so they sum past the wall time)")
         typer.echo(format_table({n: {s: r["stage_ms"].get(s) for s in stages} for n, r in main_rows.items()}, tuple(stages)))

@@ -15,7 +15,8 @@ from tracker.eval.still import predict_faces
 from tracker.datasets.vw300 import find_sequences
 from tracker.detection import create_detector
 from tracker.geometry import crop_from_points
-from tracker.jobs.pipeline import PipelineConfig, build_predictor, build_tracker
+from tracker.jobs.pipeline import PipelineConfig, build_tracker
+from tracker.network.factory import PredictorConfig, build_predictor
 from tracker.network.crop_predictor import CropPredictor
 from tracker.detection.base import iou
 from tracker.tracking.face_tracker import FaceTracker, crop_box
@@ -97,8 +98,8 @@ def compare_video(path: Path, tracker: FaceTracker, peer: DlibPeer) -> dict[str,
 
 def run_comparison(w300_root: Path | None, sequences: Path | None, video: Path | None, weights: Path | None,
                    device: str, upsample: int) -> dict[str, Any]:
-    config = PipelineConfig(weights=weights, device=device)
-    predictor = build_predictor(config)
+    config = PipelineConfig(PredictorConfig(weights, device))
+    predictor = build_predictor(config.predictor)
     peer = DlibPeer(upsample)
 
     def make_tracker() -> FaceTracker:

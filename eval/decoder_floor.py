@@ -9,7 +9,7 @@ import torch
 
 from tracker.datasets import FaceSample, protocol_crop
 from tracker.geometry import from_crop, to_crop
-from tracker.network.heatmaps import MODULATION_SIGMA, decode, heatmap_to_input, input_to_heatmap, render_gaussians
+from tracker.network.codec import MODULATION_SIGMA, decode, heatmap_to_input, input_to_heatmap, render_gaussians
 
 TRAINING_SIGMA = 1.0  # heatmap pixels: the Gaussian every training preset renders (TrainConfig.heatmap_sigma)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from tracker.timing import NULL_TIMER, StageTimer
-from tracker.tracking.face_tracker import FaceResult
+from tracker.results import Face
 
 MODEL_FILE = "shape_predictor_68_face_landmarks.dat"
 DLIB_UPSAMPLE = 1  # dlib's face_landmark_detection.py example calls detector(img, 1)
@@ -62,12 +62,12 @@ class DlibTracker:
         self.peer = peer
         self.timer = timer
 
-    def step(self, image: np.ndarray) -> list[FaceResult]:
+    def step(self, image: np.ndarray) -> list[Face]:
         with self.timer.stage("detect"):
             boxes = self.peer.detect(image)
         with self.timer.stage("landmarks"):
             shapes = [self.peer.landmarks(image, box) for box in boxes]
-        return [FaceResult(i, pts, np.ones(len(pts)), "detected") for i, pts in enumerate(shapes)]
+        return [Face(pts, np.ones(len(pts)), i, source="detected") for i, pts in enumerate(shapes)]
 
     def close(self) -> None:
         pass

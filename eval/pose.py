@@ -22,7 +22,8 @@ from tracker.network.crop_predictor import CropPredictor
 from tracker.pose import HeadPose, PoseConfig, PoseEstimator, rotation_from_angles
 from tracker.pose.estimate import camera_matrix
 from tracker.pose.mean_face import load_mean_face
-from tracker.tracking.face_tracker import FaceResult, FaceTracker
+from tracker.results import Face
+from tracker.tracking.face_tracker import FaceTracker
 
 FRONTAL_YAW = 5.0  # |yaw| above which a face's mirror image must have the opposite sign
 # A pair of consecutive frames counts as steady when the face's landmark centre moved less than this
@@ -72,7 +73,7 @@ def pose_on_video(video: Path, tracker: FaceTracker) -> dict[str, Any]:
     pose's cost per face (both fits; from the tracker's timer, which must be enabled)."""
     roll_gaps: list[float] = []
     changes: dict[str, list[float]] = {"smoothed": [], "raw": [], "smoothed steady": [], "raw steady": []}
-    last: dict[int, FaceResult] = {}
+    last: dict[int, Face] = {}
     with VideoReader(video) as reader:
         for frame in reader:
             faces = tracker.step(frame.image) if frame.image is not None else []

@@ -12,7 +12,8 @@ from tracker.eval.report import format_table, summarise
 from tracker.eval.still import predict_faces, still_errors
 from tracker.defaults import DEFAULT_DETECTOR
 from tracker.detection import create_detector
-from tracker.jobs.pipeline import PipelineConfig, build_predictor
+from tracker.network.factory import PredictorConfig, build_predictor
+from tracker.network.options import GraphOptions
 from tracker.network.crop_predictor import CropPredictor
 from tracker.tracking.face_tracker import FaceTracker, TrackerConfig
 
@@ -20,12 +21,10 @@ log = logging.getLogger(__name__)
 
 def make_predictor(
     weights: Path | None, ghcu: bool, device: str, flip_test: bool = False, stacks: int | None = None,
-    precision: str = "auto",
 ) -> CropPredictor:
-    """The predictor ``tracker run`` would use for these settings (ONNX Runtime on a CPU, PyTorch on a GPU
-    or for int8)."""
-    config = PipelineConfig(weights=weights, device=device, ghcu=ghcu, flip_test=flip_test, num_stacks=stacks, precision=precision)
-    predictor = build_predictor(config)
+    """The predictor ``tracker run`` would use for these settings (ONNX Runtime on a CPU, PyTorch on a GPU)."""
+    options = GraphOptions(ghcu=ghcu, flip_test=flip_test, num_stacks=stacks)
+    predictor = build_predictor(PredictorConfig(weights, device, options))
     if ghcu and not predictor.has_ghcu:
         log.warning("these weights have no GHCU; evaluating the hourglass alone")
     return predictor

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from tracker.io.atomic import atomic_write
 from tracker.eval.metrics import auc, ced, failure_rate
 
 THRESHOLDS = (0.08, 0.10)
@@ -53,9 +53,8 @@ def _cell(value: Any) -> str:
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
     if not path.parent.is_dir():
         raise FileNotFoundError(f"output folder does not exist: {path.parent}")
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2))
 
 
 def plot_ced(curves: Mapping[str, np.ndarray], threshold: float, path: Path, xlabel: str) -> None:

@@ -25,18 +25,17 @@ import torch
 
 from tracker.detection import HaarDetector, HaarSettings, register_detector
 from tracker.io.video import VideoReader
-from tracker.jobs.pipeline import FrameTracker, PipelineConfig, RunOutputs, build_predictor, run_video
+from tracker.jobs.pipeline import FrameTracker, PipelineConfig, RunOutputs, run_video
+from tracker.models import StackedHourglass
+from tracker.models.hourglass import HourglassConfig
+from tracker.network.codec import to_network_input
 from tracker.network.crop_predictor import CropPredictor
 from tracker.network.devices import resolve_device_name
-from tracker.network.predictor import LandmarkPredictor, to_network_input
-from tracker.models import LandmarkModel, StackedHourglass
-from tracker.models.hourglass import FirstStacks, HourglassConfig
-from tracker.network.quantization import calibrate, int8_available
+from tracker.network.factory import PredictorConfig, build_predictor
 from tracker.timing import StageTimer
 from tracker.tracking.face_tracker import TrackerConfig
-from tracker.network.weights_registry import load_model
 
-STAGES = ("decode", "detect", "search", "crop", "network", "hourglass", "heatmap decode", "face check", "ghcu", "landmarks", "smoothing", "pose", "draw", "encode", "outputs")
+STAGES = ("decode", "detect", "search", "crop", "network", "landmarks", "smoothing", "pose", "draw", "encode", "outputs")
 UNOPTIMISED_DETECTOR = "haar-every-angle"
 NETWORK_ROUNDS = 10
 NETWORK_CALLS_PER_ROUND = 10
@@ -60,32 +59,34 @@ def settings_before_speed_work(config: PipelineConfig) -> PipelineConfig:
     heatmap decoder taking logs of the 3x3 peak patch only (same results).
     """
     register_detector(UNOPTIMISED_DETECTOR, lambda: HaarDetector(HaarSettings(retries_in_a_row=2, retry_max_side=HaarSettings.max_side)))
+    predictor = replace(config.predictor, onnx_runtime=False, network_threads=None, face_threads=1)
     return replace(
-        config, freeze=False, threads=False, network_threads=None, x264_preset="veryfast", detector=UNOPTIMISED_DETECTOR,
-        precision="float", face_threads=1,
+        config, predictor=predictor, threads=False, x264_preset="veryfast", detector=UNOPTIMISED_DETECTOR,
         tracking=replace(config.tracking, redetect_every=15, search_every=1, detection_lag=0),
     )
 
 
-def variants(config: PipelineConfig, int8: bool = False) -> dict[str, PipelineConfig]:
-    """The speed/accuracy knobs of ``tracker run``, each changed alone from ``config``; ``int8`` adds
-    ``--precision int8`` (weights calibrated by ``tracker quantize``)."""
+def _network(config: PipelineConfig, **options: Any) -> PipelineConfig:
+    """``config`` with ``options`` of the per-crop computation (``GraphOptions``) changed."""
+    return replace(config, predictor=replace(config.predictor, options=replace(config.predictor.options, **options)))
+
+
+def variants(config: PipelineConfig) -> dict[str, PipelineConfig]:
+    """The speed/accuracy knobs of ``tracker run``, each changed alone from ``config``."""
     unoptimised = settings_before_speed_work(config)
-    int8_row = {"--precision int8 (PyTorch int8, the CPU default before ONNX Runtime)": replace(config, precision="int8")}
     return {
         "defaults (timed again beside the knobs)": config,
-        **(int8_row if int8 else {}),
-        "--face-threads 1": replace(config, face_threads=1),
-        "--no-ghcu": replace(config, ghcu=False),
-        "--stacks 1": replace(config, num_stacks=1),
-        "--stacks 1 --no-ghcu": replace(config, num_stacks=1, ghcu=False),
-        "--flip-test": replace(config, flip_test=True),
+        "--face-threads 1": replace(config, predictor=replace(config.predictor, face_threads=1)),
+        "--no-ghcu": _network(config, ghcu=False),
+        "--stacks 1": _network(config, num_stacks=1),
+        "--stacks 1 --no-ghcu": _network(config, num_stacks=1, ghcu=False),
+        "--flip-test": _network(config, flip_test=True),
         "--redetect-every 15": replace(config, tracking=replace(config.tracking, redetect_every=15)),
         "--search-every 1": replace(config, tracking=replace(config.tracking, search_every=1)),
         "--no-smooth": replace(config, tracking=replace(config.tracking, smoothing=False)),
         "no head pose (TrackerConfig(pose=False))": replace(config, tracking=replace(config.tracking, pose=False)),
         "--x264-preset veryfast": replace(config, x264_preset="veryfast"),
-        "before the speed work (eager float, no threads, search every frame)": unoptimised,
+        "before the speed work (PyTorch eager, no threads, search every frame)": unoptimised,
     }
 
 
@@ -129,44 +130,30 @@ def time_network(
     weights: Path | None, rounds: int = NETWORK_ROUNDS, calls: int = NETWORK_CALLS_PER_ROUND,
 ) -> dict[str, float]:
     """Median ms per face of the whole per-crop computation (network, heatmap decoding, face check, GHCU;
-    batch 1, one thread) on each CPU runtime the weights allow, interleaved: the like-for-like network
-    cost, whatever faces a clip's tracks keep. ONNX Runtime float is what ``tracker run`` runs."""
-    model = load_model(weights)
+    batch 1, one thread) on ONNX Runtime (what ``tracker run`` runs on a CPU) and on PyTorch, interleaved:
+    the like-for-like network cost, whatever faces a clip's tracks keep."""
     predictors: dict[str, CropPredictor] = {
-        "onnxruntime float": build_predictor(PipelineConfig(weights=weights, device="cpu")),
-        "pytorch float (TorchScript)": LandmarkPredictor(model, "cpu", freeze=True),
+        "onnxruntime float": build_predictor(PredictorConfig(weights, "cpu")),
+        "pytorch float (eager)": build_predictor(PredictorConfig(weights, "cpu", onnx_runtime=False)),
     }
-    if model.int8_ranges is not None and int8_available():
-        predictors["pytorch int8 (TorchScript, fbgemm)"] = LandmarkPredictor(model, "cpu", freeze=True, int8=True)
-    crop = np.random.default_rng(0).integers(0, 255, (1, model.config.input_size, model.config.input_size, 3), dtype=np.uint8)
+    size = predictors["onnxruntime float"].input_size
+    crop = np.random.default_rng(0).integers(0, 255, (1, size, size, 3), dtype=np.uint8)
     return time_interleaved({name: partial(p.predict_batch, crop) for name, p in predictors.items()}, rounds, calls)
 
 
 def time_architectures(
     configs: dict[str, HourglassConfig], rounds: int = NETWORK_ROUNDS, calls: int = NETWORK_CALLS_PER_ROUND,
-) -> dict[str, dict[str, float]]:
-    """Like ``time_network`` for untrained architectures, the hourglass alone on PyTorch (random weights;
-    int8 ranges from random input, which sets the arithmetic, not the accuracy): ms per face, float and
-    int8, interleaved."""
+) -> dict[str, float]:
+    """Like ``time_network`` for untrained architectures, the hourglass alone on PyTorch (random weights):
+    ms per face, interleaved."""
     networks = {}
-    rng = torch.Generator().manual_seed(0)
     for name, config in configs.items():
         torch.manual_seed(0)
-        network = StackedHourglass(config).eval()
+        network = StackedHourglass(config).eval().to(memory_format=torch.channels_last)
         size = config.input_size
-        model = LandmarkModel(network)
-        if int8_available():
-            batches = [torch.randn(8, 3, size, size, generator=rng) for _ in range(2)]
-            model.int8_ranges = calibrate(FirstStacks(network, config.num_stacks), batches)
         image = to_network_input(np.random.default_rng(0).integers(0, 255, (1, size, size, 3), dtype=np.uint8))
-        for precision in ("float", "int8") if model.int8_ranges is not None else ("float",):
-            predictor = LandmarkPredictor(model, "cpu", use_ghcu=False, freeze=True, int8=precision == "int8")
-            networks[(name, precision)] = partial(predictor.hourglass, image)
-    timed = time_interleaved(networks, rounds, calls)
-    result: dict[str, dict[str, float]] = {name: {} for name in configs}
-    for (name, precision), ms in timed.items():
-        result[name][precision] = ms
-    return result
+        networks[name] = partial(network, image)
+    return time_interleaved(networks, rounds, calls)
 
 
 def time_interleaved(calls: dict[Any, Callable[[], Any]], rounds: int, per_round: int) -> dict[Any, float]:
@@ -218,7 +205,7 @@ def run_speed_benchmark(
     video: Path, weights: Path | None = None, device: str = "cpu", repeats: int = 3, with_variants: bool = True,
     with_dlib: bool = True,
 ) -> dict[str, Any]:
-    config = PipelineConfig(weights=weights, device=device, tracking=TrackerConfig())
+    config = PipelineConfig(PredictorConfig(weights, device), tracking=TrackerConfig())
     pipelines: dict[str, tuple[PipelineConfig, Callable[[StageTimer], FrameTracker] | None]] = {"sa-tracker": (config, None)}
     peer_note = None
     if with_dlib:
@@ -229,8 +216,7 @@ def run_speed_benchmark(
         peer_note = f"dlib HOG detector (upsample {peer.upsample}) + 68-point shape predictor, every frame"
     results = time_pipelines(video, pipelines, repeats)
     if with_variants:
-        int8 = load_model(weights).int8_ranges is not None and int8_available()
-        knobs = {name: (cfg, None) for name, cfg in variants(config, int8).items()}
+        knobs = {name: (cfg, None) for name, cfg in variants(config).items()}
         results.update(time_pipelines(video, knobs, repeats))
     reference = results["dlib"].fps if with_dlib else None
     rows = {}

@@ -20,7 +20,8 @@ import numpy as np
 from tracker.eval.metrics import NO_JAW, nme
 from tracker.datasets.vw300 import Sequence
 from tracker.geometry import crop_from_points
-from tracker.tracking.face_tracker import FaceResult, FaceTracker, crop_box, iou
+from tracker.results import Face
+from tracker.tracking.face_tracker import FaceTracker, crop_box, iou
 
 Init = Literal["detector", "ground-truth"]
 
@@ -33,12 +34,12 @@ class SequenceResult:
     stray_frames: int = 0  # annotated frames with a tracked face that does not overlap the annotation
 
 
-def _overlaps(faces: list[FaceResult], gt: np.ndarray) -> list[float]:
+def _overlaps(faces: list[Face], gt: np.ndarray) -> list[float]:
     box = crop_box(crop_from_points(gt))
     return [iou(box, crop_box(crop_from_points(f.points))) for f in faces]
 
 
-def best_match(faces: list[FaceResult], gt: np.ndarray, overlaps: list[float] | None = None) -> FaceResult | None:
+def best_match(faces: list[Face], gt: np.ndarray, overlaps: list[float] | None = None) -> Face | None:
     """The face whose landmark box overlaps the annotation's most (``overlaps``: already computed)."""
     if not faces:
         return None
@@ -57,7 +58,7 @@ def evaluate_sequence(
     for frame in sequence.frames():
         frames += 1
         if frame.image is None:
-            faces: list[FaceResult] = []
+            faces: list[Face] = []
         elif init == "ground-truth" and not tracker.tracks and not gts and frame.index in notes:
             faces = tracker.seed(frame.image, crop_from_points(notes[frame.index]))
         else:

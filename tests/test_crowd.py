@@ -5,7 +5,7 @@ import numpy as np
 from tracker.eval.crowd import CrowdSpec, evaluate_crowd, make_crowd
 from tests.conftest import write_w300_folder
 from tracker.datasets.w300 import load_split
-from tracker.tracking.face_tracker import FaceResult
+from tracker.results import Face
 from tracker.io.video import VideoReader
 
 
@@ -24,10 +24,10 @@ class TruthTracker:
             face_id = k
             if self.swap_at is not None and self.t >= self.swap_at and k < 2:
                 face_id = 1 - k
-            faces.append(FaceResult(face_id, points, np.ones(len(points)), "tracked"))
+            faces.append(Face(points, np.ones(len(points)), face_id, source="tracked"))
         if self.stray:
             corner = np.random.default_rng(0).uniform(0, 3, (68, 2))  # a "face" in the top-left corner, where none is
-            faces.append(FaceResult(99, corner, np.ones(68), "tracked"))
+            faces.append(Face(corner, np.ones(68), 99, source="tracked"))
         return faces
 
 

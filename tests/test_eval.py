@@ -49,7 +49,7 @@ def test_eval_300w_norm_and_training_subset(tmp_path, tiny_weights):
 def test_network_cost_times_each_preset(tmp_path):
     result = invoke("network-cost", "--preset", "tiny", "--rounds", "1")
     assert result.exit_code == 0, result.output
-    assert "tiny" in result.output and "ms_float" in result.output
+    assert "tiny" in result.output and "ms_per_face" in result.output
     assert invoke("network-cost", "--preset", "huge").exit_code != 0
 
 
@@ -145,7 +145,7 @@ def test_video_protocol_counts_frames_where_a_track_sits_on_no_face():
     from types import SimpleNamespace
 
     from tracker.eval.video import evaluate_sequence
-    from tracker.tracking.face_tracker import FaceResult
+    from tracker.results import Face
 
     rng = np.random.default_rng(0)
     truth = rng.uniform(100, 160, (68, 2))
@@ -160,9 +160,9 @@ def test_video_protocol_counts_frames_where_a_track_sits_on_no_face():
 
         def step(self, image):  # the face on every frame; from frame 2 on, also a "face" far from it
             self.t += 1
-            faces = [FaceResult(0, truth + 1.0, np.ones(68), "tracked")]
+            faces = [Face(truth + 1.0, np.ones(68), 0, source="tracked")]
             if self.t >= 2:
-                faces.append(FaceResult(1, truth + 500.0, np.ones(68), "tracked"))
+                faces.append(Face(truth + 500.0, np.ones(68), 1, source="tracked"))
             return faces
 
     result = evaluate_sequence(sequence, Tracker)

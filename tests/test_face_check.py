@@ -9,7 +9,8 @@ import torch
 from tests.conftest import make_model, write_w300_folder
 from tracker.detection import BoxCalibration, Detection
 from tracker.models import FaceCheck, FaceCheckConfig, load_weights, save_weights
-from tracker.network.predictor import MIN_MEAN_PEAK, LandmarkPredictor
+from tracker.network.codec import MIN_MEAN_PEAK
+from tracker.network.predictor import LandmarkPredictor
 from tracker.tracking.face_tracker import FaceTracker, TrackerConfig
 from tracker.train.face_check import CropSet, FaceCheckTraining, face_probabilities, make_crop_set, precision_recall, train_face_check
 

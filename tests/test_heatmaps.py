@@ -1,7 +1,7 @@
 import numpy as np
 import torch
 
-from tracker.network.heatmaps import decode, heatmap_to_input, input_to_heatmap, render_gaussians
+from tracker.network.codec import decode, heatmap_to_input, input_to_heatmap, render_gaussians
 
 
 def test_decode_recovers_subpixel_peaks_exactly():
@@ -34,7 +34,7 @@ def test_heatmap_input_coordinate_conversions_are_inverse():
 
 
 def test_modulated_decode_keeps_clean_peaks_and_the_confidence_and_helps_on_ragged_peaks():
-    from tracker.network.heatmaps import modulate
+    from tracker.network.codec import modulate
 
     rng = np.random.default_rng(2)
     pts = torch.tensor(rng.uniform(5, 26, (8, 68, 2)), dtype=torch.float64)

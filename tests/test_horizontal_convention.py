@@ -12,7 +12,8 @@ from tracker.eval.metrics import inter_pupil, signed_error
 from tracker.geometry import crop_from_points, from_crop
 from tracker.markup import flip_points
 from tracker.models import load_weights, save_weights
-from tracker.network.heatmaps import decode, heatmap_to_input, input_to_heatmap, render_gaussians
+from tracker.network.codec import decode, heatmap_to_input, input_to_heatmap, render_gaussians
+from tracker.network.options import GraphOptions
 from tracker.network.predictor import LandmarkPredictor
 from tracker.train.augment import geometric
 from tracker.train.config import AugmentConfig
@@ -79,7 +80,7 @@ def test_point_offsets_remove_a_model_s_mean_signed_error_and_travel_with_the_we
     rng = np.random.default_rng(0)
     size = model.config.input_size
     crops = rng.integers(0, 255, (12, size, size, 3), dtype=np.uint8)
-    raw = LandmarkPredictor(model, "cpu", use_ghcu=False).predict_batch(crops).points.numpy()
+    raw = LandmarkPredictor(model, "cpu", GraphOptions(ghcu=False)).predict_batch(crops).points.numpy()
     shift = np.array([0.7, -0.2])
     annotated = raw - shift + rng.normal(0, 0.3, raw.shape)  # predictions sit `shift` off, with scatter
     offsets = measure_on_crops(model, crops, annotated)
@@ -89,12 +90,12 @@ def test_point_offsets_remove_a_model_s_mean_signed_error_and_travel_with_the_we
     save_weights(path, replace(model, point_offsets=offsets))
     loaded = load_weights(path)
     np.testing.assert_allclose(loaded.point_offsets, offsets)
-    corrected = LandmarkPredictor(loaded, "cpu", use_ghcu=False).predict_batch(crops).points.numpy()
+    corrected = LandmarkPredictor(loaded, "cpu", GraphOptions(ghcu=False)).predict_batch(crops).points.numpy()
     np.testing.assert_allclose((corrected - annotated).mean(axis=0), 0.0, atol=0.01)  # fp16-stored weights
     # the offsets are in crop sides: on a crop twice the size in the image they are twice the pixels
     image = np.zeros((200, 200, 3), np.uint8)
     small, large = crop_from_points(np.array([[80.0, 80], [120, 120]])), crop_from_points(np.array([[60.0, 60], [140, 140]]))
-    predictor, plain = LandmarkPredictor(loaded, "cpu", use_ghcu=False), LandmarkPredictor(model, "cpu", use_ghcu=False)
+    predictor, plain = LandmarkPredictor(loaded, "cpu", GraphOptions(ghcu=False)), LandmarkPredictor(model, "cpu", GraphOptions(ghcu=False))
     moved = [(plain.predict(image, [c])[0] - predictor.predict(image, [c])[0]).mean(axis=1)[0] for c in (small, large)]
     np.testing.assert_allclose(moved[1], 2 * moved[0], rtol=1e-3)
 

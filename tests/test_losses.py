@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from tracker.network.heatmaps import render_gaussians
+from tracker.network.codec import render_gaussians
 from tracker.train.losses import AdaptiveWingConfig, adaptive_wing, heatmap_loss, heatmap_mse
 
 

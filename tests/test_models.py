@@ -86,8 +86,8 @@ def test_ghcu_learns_to_repair_points_the_heatmaps_put_in_the_wrong_place():
     learns the shift from the maps and cuts the error of those points, leaving the others right."""
     from tests.conftest import symmetric_shape
     from tracker.models import GHCU, GHCUConfig
-    from tracker.network.heatmaps import render_gaussians
-    from tracker.network.predictor import heatmap_to_unit, unit_to_heatmap
+    from tracker.network.codec import render_gaussians
+    from tracker.network.codec import heatmap_to_unit, unit_to_heatmap
 
     rng = np.random.default_rng(0)
     size, mouth = 16, slice(48, 68)

@@ -12,12 +12,13 @@ import cv2
 import numpy as np
 import onnxruntime
 import pytest
-from matplotlib import cbook
 
+from tests.golden import portrait
 from tests.conftest import make_model, write_video
 from tracker.models import save_weights
-from tracker.network import graph_cache, onnx_runtime
-from tracker.network.onnx_runtime import OnnxPredictor, graph_key, landmark_graph
+from tracker.network import graph_cache
+from tracker.network.graph_cache import graph_key, landmark_graph
+from tracker.network.onnx_runtime import OnnxPredictor
 from tracker.network.options import GraphOptions
 from tracker.network.predictor import LandmarkPredictor
 from tracker.network.weights_registry import default_weights_path, load_model
@@ -31,7 +32,7 @@ MIN_PEAK = 0.3  # the crops' mean heatmap peak: clear peaks, not the flat maps o
 
 def _portrait_crops(size: int) -> np.ndarray:
     """Grace Hopper's face (matplotlib's sample portrait) framed three ways, as network crops."""
-    image = cv2.cvtColor(cv2.imread(str(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))), cv2.COLOR_BGR2RGB)
+    image = portrait()
     face = image[60:420, 90:430]
     crops = [cv2.resize(face, (size, size), interpolation=cv2.INTER_AREA)]
     crops.append(cv2.resize(face[20:, 10:], (size, size), interpolation=cv2.INTER_AREA))
@@ -43,7 +44,7 @@ def _portrait_crops(size: int) -> np.ndarray:
 def test_onnx_matches_pytorch_on_a_real_face(options: GraphOptions):
     model = load_model()
     onnx = OnnxPredictor.for_weights(default_weights_path(), options, with_heatmaps=True)
-    torch_predictor = LandmarkPredictor(model, use_ghcu=options.ghcu, flip_test=options.flip_test, num_stacks=options.num_stacks)
+    torch_predictor = LandmarkPredictor(model, options=options)
     crops = _portrait_crops(onnx.input_size)
     ours, reference = onnx.predict_batch(crops), torch_predictor.predict_batch(crops)
     for name in ("heatmaps", "confidence", "face_score"):
@@ -86,13 +87,14 @@ def test_the_graph_cache_follows_weights_options_and_code(tmp_path: Path, monkey
     assert changed != first and len(exports) == 3
     # a change to the code baked into the graph: a copy of the package with one source file edited
     package = tmp_path / "package"
-    for name in onnx_runtime.ONNX_GRAPH_SOURCES:
+    for path in graph_cache.source_files():
+        name = path.relative_to(graph_cache.PACKAGE_DIR)
         (package / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(graph_cache.PACKAGE_DIR / name, package / name)
+        shutil.copy(path, package / name)
     before = graph_key(weights, GraphOptions())
     monkeypatch.setattr("tracker.network.graph_cache.PACKAGE_DIR", package)
     assert graph_key(weights, GraphOptions()) == before
-    with open(package / "network/heatmaps.py", "a") as handle:
+    with open(package / "network/codec.py", "a") as handle:
         handle.write("\n# a changed decoder\n")
     assert graph_key(weights, GraphOptions()) != before
     landmark_graph(weights, GraphOptions())

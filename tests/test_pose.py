@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.golden import portrait
 from tracker.markup import FLIP_PERMUTATION, LEFT_EYE_OUTER, RIGHT_EYE_OUTER
 from tracker.pose import PoseConfig, PoseEstimator, euler_angles, load_mean_face, rotation_from_angles
 from tracker.pose.estimate import camera_matrix
@@ -120,12 +121,10 @@ def test_given_intrinsics_are_used():
 
 def test_pose_in_every_output(tmp_path: Path):
     """CSV columns, JSON fields and the API's Face.pose, on a real face (the shipped weights)."""
-    from matplotlib import cbook
-
     import tracker
     from tests.conftest import write_video
 
-    image = cv2.cvtColor(cv2.imread(str(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))), cv2.COLOR_BGR2RGB)
+    image = portrait()
     frame = cv2.resize(image, (256, 300), interpolation=cv2.INTER_AREA)
     clip = write_video(tmp_path / "face.mp4", [frame] * 4)
     with tracker.VideoTracker(device="cpu") as video:
@@ -165,13 +164,10 @@ def test_smoothed_pose_is_steadier_and_follows_a_real_turn():
 
 
 def _portrait_clip(tmp_path: Path, frames: int = 6) -> Path:
-    from matplotlib import cbook
-
     from tests.conftest import write_video
 
-    image = cv2.cvtColor(cv2.imread(str(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))), cv2.COLOR_BGR2RGB)
-    portrait = cv2.resize(image, (256, 300), interpolation=cv2.INTER_AREA)
-    return write_video(tmp_path / "face.mp4", [np.roll(portrait, 2 * i, axis=1) for i in range(frames)])
+    face = cv2.resize(portrait(), (256, 300), interpolation=cv2.INTER_AREA)
+    return write_video(tmp_path / "face.mp4", [np.roll(face, 2 * i, axis=1) for i in range(frames)])
 
 
 def test_eye_line_angle_follows_an_in_plane_rotation():
@@ -222,14 +218,14 @@ def test_eval_pose_command_on_real_annotations(shared_data: Path, tmp_path: Path
 
 def test_overlay_draws_the_pose_axes_only_when_asked():
     from tracker.io.draw import DrawConfig, draw_faces
-    from tracker.tracking.face_tracker import FaceResult
+    from tracker.results import Face
 
     points = project(20, 10, 5)
     pose = PoseEstimator().estimate(points, FRAME)
-    face = FaceResult(0, points, np.full(68, 0.9), "tracked", 0.9, pose, pose)
+    face = Face(points, np.full(68, 0.9), 0, 0.9, "tracked", pose, pose)
     blank = np.zeros((FRAME[1], FRAME[0], 3), np.uint8)
-    with_axes = draw_faces(blank.copy(), [face], DrawConfig(lines=False, pose=True))
-    without = draw_faces(blank.copy(), [face], DrawConfig(lines=False, pose=False))
+    with_axes = draw_faces(blank.copy(), [face], DrawConfig(lines=False, pose_axes=True))
+    without = draw_faces(blank.copy(), [face], DrawConfig(lines=False, pose_axes=False))
     changed = np.any(with_axes != without, axis=2)
     assert changed.sum() > 50  # the three axis lines
     nose = points[30].round().astype(int)
@@ -237,7 +233,7 @@ def test_overlay_draws_the_pose_axes_only_when_asked():
     assert np.hypot(xs - nose[0], ys - nose[1]).min() < 3  # drawn from the nose
 
 
-def test_run_options_no_pose_and_focal_length(tmp_path: Path):
+def test_run_options_no_pose_axes_and_focal_length(tmp_path: Path):
     from typer.testing import CliRunner
 
     from tracker.cli import app
@@ -246,9 +242,9 @@ def test_run_options_no_pose_and_focal_length(tmp_path: Path):
     distances = {}
     for focal in (300, 600):
         out = tmp_path / f"f{focal}.csv"
-        result = CliRunner().invoke(app, ["run", str(clip), "--csv", str(out), "--out", str(tmp_path / "o.mp4"), "--no-pose",
+        result = CliRunner().invoke(app, ["run", str(clip), "--csv", str(out), "--out", str(tmp_path / "o.mp4"), "--no-pose-axes",
                                           "--focal-length", str(focal), "--device", "cpu", "--quiet"])
         assert result.exit_code == 0, result.output
         with open(out) as handle:
-            distances[focal] = float(list(csv.DictReader(handle))[-1]["tz"])  # --no-pose: no axes, the numbers stay
+            distances[focal] = float(list(csv.DictReader(handle))[-1]["tz"])  # --no-pose-axes: no axes, the numbers stay
     assert distances[600] / distances[300] == pytest.approx(2.0, rel=0.05)  # the same face, twice the focal length

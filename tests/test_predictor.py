@@ -1,9 +1,11 @@
 import numpy as np
+import pytest
 import torch
 
 from tests.conftest import make_model
 from tracker.geometry import FaceCrop
 from tracker.markup import flip_points
+from tracker.network.options import GraphOptions
 from tracker.network.predictor import LandmarkPredictor
 
 
@@ -13,7 +15,7 @@ def test_flip_test_prediction_is_mirror_equivariant():
     for p in model.hourglass.parameters():  # make the random heatmaps peaky enough to decode
         p.data.mul_(3.0)
     # plain decoding: smoothing the near-flat maps of a random network leaves near-ties that rounding breaks
-    predictor = LandmarkPredictor(model, "cpu", use_ghcu=False, flip_test=True, modulation_sigma=None)
+    predictor = LandmarkPredictor(model, "cpu", GraphOptions(ghcu=False, flip_test=True, dark_decoding=False))
     crops = np.random.default_rng(0).integers(0, 255, (2, 32, 32, 3), dtype=np.uint8)
     a = predictor.predict_batch(crops).points.numpy()
     b = predictor.predict_batch(np.ascontiguousarray(crops[:, :, ::-1])).points.numpy()
@@ -57,3 +59,42 @@ def test_dark_crops_are_contrast_equalised_before_the_network_and_bright_ones_le
     assert lit.std() > 2 * dark.std()  # the dim picture's contrast is stretched
     assert predictor._lit(bright) is bright
     assert LandmarkPredictor(make_model(), equalise_dark=False)._lit(dark) is dark
+
+
+def test_faces_split_over_threads_give_the_batched_answer():
+    model = make_model()
+    crops = np.random.default_rng(0).integers(0, 255, (5, 32, 32, 3), dtype=np.uint8)
+    one = LandmarkPredictor(model, "cpu")
+    split = LandmarkPredictor(model, "cpu", face_threads=3)
+    try:
+        a, b = one.predict_batch(crops), split.predict_batch(crops)
+        assert split._pool is not None  # the split really happened
+        torch.testing.assert_close(b.points, a.points, atol=1e-4, rtol=0)
+        torch.testing.assert_close(b.confidence, a.confidence, atol=1e-5, rtol=0)
+        assert b.heatmaps.shape == a.heatmaps.shape
+        assert split.predict_batch(crops[:1]).points.shape == (1, 68, 2)
+    finally:
+        split.close()
+    assert split._pool is None
+    with pytest.raises(ValueError, match="face_threads"):
+        LandmarkPredictor(model, "cpu", face_threads=0)
+
+
+def test_building_a_predictor_leaves_the_caller_s_model_as_it_was():
+    """Training keeps stepping its model after each check: the predictor must not switch it to eval
+    mode, move it or change its memory layout, and must not see later weight updates."""
+    model = make_model()
+    model.hourglass.train()
+    model.ghcu.train()
+    before = {k: v.clone() for k, v in model.hourglass.state_dict().items()}
+    predictor = LandmarkPredictor(model, "cpu")
+    crops = np.random.default_rng(0).integers(0, 255, (2, 32, 32, 3), dtype=np.uint8)
+    first = predictor.predict_batch(crops).heatmaps
+    assert model.hourglass.training and model.ghcu.training
+    weight = next(p for p in model.hourglass.parameters() if p.dim() == 4)
+    assert weight.is_contiguous()  # not turned channels-last
+    for name, value in model.hourglass.state_dict().items():
+        assert torch.equal(value, before[name]), name
+    with torch.no_grad():
+        weight.add_(1.0)  # a training step after the predictor was built
+    torch.testing.assert_close(predictor.predict_batch(crops).heatmaps, first, atol=0, rtol=0)

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tracker.network.heatmaps import render_gaussians
+from tracker.network.codec import render_gaussians
 from tracker.train.config import SearchConfig
 from tracker.train.semantic_alignment import gaussian_template, pearson_chi2, search_latent_points, search_template, sliding_chi2
 

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from tests.conftest import write_w300_folder
 from tracker.datasets.w300 import load_split
 from tracker.models import GHCUConfig, HourglassConfig, load_weights
-from tracker.network.predictor import PIXEL_MEAN, PIXEL_STD
+from tracker.network.codec import PIXEL_MEAN, PIXEL_STD
 from tracker.train.config import preset
 from tracker.train.runner import Trainer, faces_to_splits
 
@@ -202,6 +202,7 @@ def test_aflw_style_validation_scores_as_eval_does(tmp_path):
     from tracker.datasets import FaceSample
     from tracker.eval.still import predict_faces, still_errors
     from tracker.models import LandmarkModel
+    from tracker.network.options import GraphOptions
     from tracker.network.predictor import LandmarkPredictor
 
     write_w300_folder(tmp_path / "w300", 4)
@@ -214,7 +215,7 @@ def test_aflw_style_validation_scores_as_eval_does(tmp_path):
         visible = np.zeros(68, bool) if i == 0 else rng.random(68) < 0.5
         faces.append(FaceSample(f.image_path, f.points, "aflw_full", box, visible))
     trainer = make_trainer(_config(), plain, faces, tmp_path / "run")
-    predictor = LandmarkPredictor(LandmarkModel(trainer.network, None), "cpu", use_ghcu=False)
+    predictor = LandmarkPredictor(LandmarkModel(trainer.network, None), "cpu", GraphOptions(ghcu=False))
     scored = [f for f in faces if f.visible.any()]
     expected = still_errors(predict_faces(predictor, scored), scored, with_box=True)["nme_box"].mean() * 100
     assert trainer.validate(with_ghcu=False) == pytest.approx(expected, rel=1e-4)
@@ -238,7 +239,7 @@ def test_ema_weights_are_what_is_validated_searched_and_exported(tmp_path):
 
 
 def test_coordinate_loss_pulls_each_heatmap_s_centre_of_mass_to_the_label():
-    from tracker.network.heatmaps import render_gaussians
+    from tracker.network.codec import render_gaussians
     from tracker.train.losses import coordinate_loss, local_soft_argmax
 
     points = torch.tensor([[[10.3, 12.6], [5.5, 20.2]]])

@@ -10,10 +10,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["Face", "FrameResult", "HeadPose", "Landmarker", "PoseConfig", "VideoTracker"]
+__all__ = [
+    "DrawConfig", "Face", "FrameResult", "GraphOptions", "HeadPose", "Landmarker", "PoseConfig", "TrackerConfig", "VideoTracker",
+]
 
 if TYPE_CHECKING:
-    from tracker.api import Face, FrameResult, HeadPose, Landmarker, PoseConfig, VideoTracker
+    from tracker.api import (
+        DrawConfig, Face, FrameResult, GraphOptions, HeadPose, Landmarker, PoseConfig, TrackerConfig, VideoTracker,
+    )
 
 
 def __getattr__(name: str) -> Any:

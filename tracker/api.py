@@ -17,45 +17,22 @@ from typing import TypeVar
 import numpy as np
 
 from tracker.errors import InputError
-from tracker.defaults import DEFAULT_DETECTOR, MAX_FACES, REDETECT_EVERY, SEARCH_EVERY, X264_PRESET
+from tracker.defaults import DEFAULT_DETECTOR, X264_PRESET
 from tracker.detection.base import Box
 from tracker.geometry import CROP_SCALE, FaceCrop
 from tracker.io.draw import DrawConfig
 from tracker.io.video import Frame
 from tracker.jobs.batch import VideoRow, expand_inputs, run_batch
 from tracker.jobs.live import camera_frames, file_frames, run_live
-from tracker.jobs.pipeline import PipelineConfig, RunOutputs, RunSummary, TrackerBuild, face_threads_for, run_video
+from tracker.jobs.pipeline import PipelineConfig, RunOutputs, RunSummary, TrackerBuild, run_video
+from tracker.network.factory import PredictorConfig, face_threads_for
+from tracker.network.options import GraphOptions
 from tracker.pose import HeadPose, PoseConfig, PoseEstimator
-from tracker.tracking.face_tracker import FaceResult, FaceTracker, TrackerConfig
+from tracker.results import Face
+from tracker.tracking.face_tracker import FaceTracker, TrackerConfig
 
 Progress = Callable[[int, int | None], None]  # (frames done, frame count or None)
 Self = TypeVar("Self", bound="_TrackerOwner")
-
-
-@dataclass(frozen=True)
-class Face:
-    """One face's landmarks: ``points`` (N, 2) image pixels, ``point_confidence`` (N,) heatmap peaks in
-    [0, 1]; ``face_id`` is the track's id in a video (None for stills); ``pose`` the head pose (yaw,
-    pitch, roll in degrees, rotation, translation; docs/pose.md) from ``points``, and in a video
-    ``raw_pose`` from the unsmoothed points (None where no pose was fitted)."""
-
-    points: np.ndarray
-    point_confidence: np.ndarray
-    face_id: int | None = None
-    face_score: float = float("nan")  # p(face) from the model's face check (mean point confidence without one)
-    pose: HeadPose | None = None
-    raw_pose: HeadPose | None = None
-
-    @property
-    def confidence(self) -> float:
-        """Mean of the point confidences."""
-        return float(self.point_confidence.mean())
-
-    @property
-    def box(self) -> Box:
-        """The landmarks' bounding box."""
-        (x0, y0), (x1, y1) = self.points.min(axis=0), self.points.max(axis=0)
-        return float(x0), float(y0), float(x1), float(y1)
 
 
 @dataclass(frozen=True)
@@ -66,6 +43,10 @@ class FrameResult:
     time: float | None
     faces: list[Face] = field(default_factory=list)
     readable: bool = True
+
+
+def _path(weights: str | Path | None) -> Path | None:
+    return Path(weights) if weights is not None else None
 
 
 def _rgb(image: np.ndarray) -> np.ndarray:
@@ -122,17 +103,17 @@ class Landmarker(_TrackerOwner):
     (``norm``, the paper's "+Norm"; what the tracker does for a new face), so any reasonable box works.
     Without boxes the detector finds the faces, searching each image afresh and exhaustively (as the
     tracker searches while it tracks nothing), and detections whose face score is under
-    ``min_face_score`` (default: the model's threshold) are dropped as non-faces. Options are those of ``tracker run``;
-    ``pose_config`` gives the camera's intrinsics for the head pose (default: from the image size).
+    ``min_face_score`` (default: the model's threshold) are dropped as non-faces. ``network`` holds the
+    per-crop computation's options (``GraphOptions``: GHCU, flip test, stacks); ``pose_config`` gives the camera's intrinsics for the head pose (default: from the image size).
     """
 
     def __init__(
-        self, weights: str | Path | None = None, device: str = "auto", detector: str = DEFAULT_DETECTOR, ghcu: bool = True,
-        flip_test: bool = False, norm: bool = True, precision: str = "auto",
-        min_face_score: float | None = None, pose_config: PoseConfig = PoseConfig(),
+        self, weights: str | Path | None = None, device: str = "auto", detector: str = DEFAULT_DETECTOR,
+        network: GraphOptions = GraphOptions(), norm: bool = True, min_face_score: float | None = None,
+        pose_config: PoseConfig = PoseConfig(),
     ) -> None:
-        self.config = PipelineConfig(weights=Path(weights) if weights is not None else None, device=device,
-                                     detector=detector, ghcu=ghcu, flip_test=flip_test, precision=precision)
+        predictor = PredictorConfig(_path(weights), device, network)
+        self.config = PipelineConfig(predictor, detector=detector)
         self.predictor = self._tracker.predictor
         self.detector = self._tracker.detector
         self.norm = norm
@@ -155,7 +136,7 @@ class Landmarker(_TrackerOwner):
             crops = [box_to_crop(tuple(map(float, b))) for b in boxes]
         out = self.predictor.predict_scored([image] * len(crops), crops, norm=self.norm)
         size = (image.shape[1], image.shape[0])
-        faces = [Face(p, c, None, float(s), self.pose_estimator.estimate(p, size, c))
+        faces = [Face(p, c, face_score=float(s), pose=self.pose_estimator.estimate(p, size, c))
                  for p, c, s in zip(out.points, out.confidence, out.face_score)]
         return faces if boxes is not None else [f for f in faces if f.face_score >= self.min_face_score]
 
@@ -164,70 +145,72 @@ class Landmarker(_TrackerOwner):
 class VideoTracker(_TrackerOwner):
     """Tracks every face over a video, a camera or a sequence of frames; one ``FrameResult`` per frame.
 
-    The same tracker as ``tracker run`` (detection schedule, levelled crops, Kalman smoothing), with
-    its options; ``track`` may be called again for another video (the tracks start afresh). ``write``
-    and ``write_many`` are ``tracker run`` itself: overlay and per-frame files, for one or many videos.
+    The same tracker as ``tracker run``: ``tracking`` holds its detection schedule, smoothing, face
+    score threshold and head pose (``TrackerConfig``), ``network`` the per-crop computation's options
+    (``GraphOptions``: GHCU, flip test, stacks). ``track`` may be called again for another video (the
+    tracks start afresh). ``write`` and ``write_many`` are ``tracker run`` itself: overlay and per-frame
+    files, for one or many videos; how the overlay is drawn (``DrawConfig``) is theirs and ``show``'s.
     """
 
     def __init__(
-        self, weights: str | Path | None = None, device: str = "auto", detector: str = DEFAULT_DETECTOR, ghcu: bool = True,
-        smooth: bool = True, flip_test: bool = False, precision: str = "auto", redetect_every: int = REDETECT_EVERY,
-        search_every: int = SEARCH_EVERY, derotate: bool = True, stacks: int | None = None, face_threads: int | None = None,
-        min_face_score: float | None = None, lines: bool = True, x264_preset: str = X264_PRESET, stream: int | None = None,
-        pose: bool = True, pose_axes: bool = True, pose_config: PoseConfig = PoseConfig(), max_faces: int = MAX_FACES,
+        self, weights: str | Path | None = None, device: str = "auto", detector: str = DEFAULT_DETECTOR,
+        tracking: TrackerConfig = TrackerConfig(), network: GraphOptions = GraphOptions(), face_threads: int | None = None,
     ) -> None:
-        tracking = replace(TrackerConfig(), redetect_every=redetect_every, search_every=search_every, max_faces=max_faces,
-                           smoothing=smooth, derotate=derotate, min_face_score=min_face_score, pose=pose,
-                           pose_config=pose_config)
-        self.config = PipelineConfig(
-            weights=Path(weights) if weights is not None else None, device=device, detector=detector, ghcu=ghcu,
-            flip_test=flip_test, num_stacks=stacks, tracking=tracking, precision=precision, face_threads=face_threads,
-            draw=DrawConfig(lines=lines, pose=pose_axes), x264_preset=x264_preset, stream=stream,
-        )
+        predictor = PredictorConfig(_path(weights), device, network, face_threads=face_threads)
+        self.config = PipelineConfig(predictor, detector=detector, tracking=tracking)
+
+    def _for_output(self, draw: DrawConfig, x264_preset: str, stream: int | None) -> PipelineConfig:
+        return replace(self.config, draw=draw, x264_preset=x264_preset, stream=stream)
 
     @property
     def face_threads(self) -> int:
-        return face_threads_for(self.config, self._tracker.predictor.device_type)
+        return face_threads_for(self.config.predictor, self._tracker.predictor.device_type)
 
-    def track(self, source: str | Path | int | Iterable[np.ndarray]) -> Iterator[FrameResult]:
-        """Results frame by frame from a video file, a camera index, or an iterable of RGB frames."""
+    def track(self, source: str | Path | int | Iterable[np.ndarray], stream: int | None = None) -> Iterator[FrameResult]:
+        """Results frame by frame from a video file (its video ``stream``, numbered as ffprobe does;
+        default: the one marked default, else the largest), a camera index, or an iterable of RGB frames."""
         self._tracker.reset()
-        for frame in _frames(source, self.config.stream):
+        for frame in _frames(source, stream):
             if frame.image is None:
                 yield FrameResult(frame.index, frame.time, [], readable=False)
                 continue
             results = self._tracker.step(frame.image)
-            yield FrameResult(frame.index, frame.time, [_face(r) for r in results])
+            yield FrameResult(frame.index, frame.time, results)
 
     def write(
         self, source: str | Path, out: str | Path | None = None, csv: str | Path | None = None,
         json: str | Path | None = None, pts_dir: str | Path | None = None, progress: Progress | None = None,
+        draw: DrawConfig = DrawConfig(), x264_preset: str = X264_PRESET, stream: int | None = None,
     ) -> RunSummary:
-        """Track a video file into an overlay video (``out``, H.264) and/or per-frame files (``csv``, ``json``,
-        ``pts_dir`` in the 300-VW layout), each written whole or not at all; ``progress(done, total)``
-        is called after every frame."""
+        """Track a video file into an overlay video (``out``, H.264 at ``x264_preset``, drawn as ``draw``
+        says) and/or per-frame files (``csv``, ``json``, ``pts_dir`` in the 300-VW layout), each written
+        whole or not at all; ``progress(done, total)`` is called after every frame."""
         paths = [Path(p) if p is not None else None for p in (out, csv, json, pts_dir)]
         if not any(paths):
             raise InputError("nothing to write: give out, csv, json and/or pts_dir")
         build = self._start_build()  # loads while run_video opens the video and the outputs
         if build.ready():
             build.get().reset()  # a tracker used before; a new one has no tracks
-        return run_video(Path(source), RunOutputs(*paths), self.config, progress, tracker=build)
+        return run_video(Path(source), RunOutputs(*paths), self._for_output(draw, x264_preset, stream), progress, tracker=build)
 
     def write_many(
         self, videos: Iterable[str | Path], out_dir: str | Path, workers: int = 1, shard: tuple[int, int] = (0, 1),
-        report: Callable[[VideoRow], None] | None = None,
+        report: Callable[[VideoRow], None] | None = None, draw: DrawConfig = DrawConfig(), x264_preset: str = X264_PRESET,
+        stream: int | None = None,
     ) -> list[VideoRow]:
         """Many videos (files, folders, glob patterns) into ``out_dir``: ``<name>.mp4`` and ``<name>.csv``
         each, finished videos skipped, a bad file an error row (not an exception), ``summary.csv``;
         ``workers`` processes in parallel; ``shard=(i, n)`` takes every n-th video from the i-th."""
-        return run_batch(expand_inputs(videos), Path(out_dir), self.config, workers, shard, report)
+        return run_batch(expand_inputs(videos), Path(out_dir), self._for_output(draw, x264_preset, stream), workers, shard, report)
 
-    def show(self, source: str | Path | int = 0, headless: bool = False, max_frames: int | None = None) -> tuple[int, float]:
+    def show(
+        self, source: str | Path | int = 0, headless: bool = False, max_frames: int | None = None, draw: DrawConfig = DrawConfig(),
+        stream: int | None = None,
+    ) -> tuple[int, float]:
         """A live overlay window with frames/s for a camera index or a video file (q or Esc quits);
         ``headless`` runs without a window. Returns (frames, mean frames/s)."""
         self._tracker.reset()
-        return run_live(_frames(source, self.config.stream), self._tracker, self.config.draw, headless, max_frames)
+        return run_live(_frames(source, stream), self._tracker, draw, headless, max_frames)
 
 
 def _frames(source: str | Path | int | Iterable[np.ndarray], stream: int | None = None) -> Iterable[Frame]:
@@ -238,10 +221,7 @@ def _frames(source: str | Path | int | Iterable[np.ndarray], stream: int | None 
     return (Frame(i, None, None, _rgb(image)) for i, image in enumerate(source))  # type: ignore[arg-type]
 
 
-def _face(result: FaceResult) -> Face:
-    return Face(result.points, result.confidence, result.face_id, result.face_score, result.pose, result.raw_pose)
-
-
 __all__ = [
-    "Box", "Face", "FrameResult", "HeadPose", "Landmarker", "PoseConfig", "RunSummary", "VideoRow", "VideoTracker", "box_to_crop",
+    "Box", "DrawConfig", "Face", "FrameResult", "GraphOptions", "HeadPose", "Landmarker", "PoseConfig", "RunSummary",
+    "TrackerConfig", "VideoRow", "VideoTracker", "box_to_crop",
 ]

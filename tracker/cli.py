@@ -8,12 +8,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from tracker.defaults import DEFAULT_DETECTOR, MAX_FACES, REDETECT_EVERY, SEARCH_EVERY, X264_PRESET
-from tracker.cli_shared import EXIT_FAILURE, fail, user_errors
+from tracker.cli_shared import (
+    DEFAULT_DEVICE, EXIT_FAILURE, DeviceOpt, FlipOpt, GhcuOpt, SmoothOpt, StacksOpt, WeightsOpt, fail, user_errors,
+)
 from tracker.jobs.interruption import raise_on_sigterm
 
 if TYPE_CHECKING:
@@ -24,11 +26,6 @@ app = typer.Typer(help="Face-landmark video tracker (stacked hourglass + Semanti
 
 PLUGIN_GROUP = "sa_tracker.commands"
 
-WeightsOpt = Annotated[Path | None, typer.Option("--weights", help="weights file (default: the bundled compact model)")]
-DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda")]
-GhcuOpt = Annotated[bool, typer.Option("--ghcu/--no-ghcu", help="apply the GHCU correction")]
-SmoothOpt = Annotated[bool, typer.Option("--smooth/--no-smooth", help="Kalman smoothing over time")]
-PrecisionOpt = Annotated[str, typer.Option("--precision", help="network arithmetic: auto (float; ONNX Runtime on a CPU) | float | int8 (PyTorch int8 hourglass; weights from `tracker quantize`)")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or summary")]
 
 
@@ -73,7 +70,7 @@ def run(
     json: Annotated[Path | None, typer.Option("--json", help="per-frame JSON")] = None,
     pts_dir: Annotated[Path | None, typer.Option("--pts-dir", help="write DIR/annot/000001.pts (300-VW layout)")] = None,
     weights: WeightsOpt = None,
-    device: DeviceOpt = "auto",
+    device: DeviceOpt = DEFAULT_DEVICE,
     ghcu: GhcuOpt = True,
     smooth: SmoothOpt = True,
     redetect_every: Annotated[int, typer.Option(min=1, help="while tracking, detect every N frames to pick up new faces")] = REDETECT_EVERY,
@@ -81,14 +78,13 @@ def run(
     max_faces: Annotated[int, typer.Option(min=1, help="faces tracked at once; in a bigger crowd the first found are kept, and the run says so")] = MAX_FACES,
     derotate: Annotated[bool, typer.Option("--derotate/--no-derotate", help="level each crop by the eye line")] = True,
     lines: Annotated[bool, typer.Option("--lines/--no-lines", help="draw contour lines")] = True,
-    pose: Annotated[bool, typer.Option("--pose/--no-pose", help="draw the head pose as a 3-D axis at the nose")] = True,
+    pose_axes: Annotated[bool, typer.Option("--pose-axes/--no-pose-axes", help="draw the head pose as a 3-D axis at the nose (the pose is in every output either way)")] = True,
     focal_length: Annotated[float | None, typer.Option(min=1.0, help="the camera's focal length in pixels, for the head pose (default: the frame's larger side)")] = None,
     detector: Annotated[str, typer.Option(help="face detector plugin (mtcnn, haar or a registered one)")] = DEFAULT_DETECTOR,
-    flip_test: Annotated[bool, typer.Option("--flip-test", help="also run the mirrored crop: more accurate, 2x network time")] = False,
-    stacks: Annotated[int | None, typer.Option("--stacks", min=1, help="run only the first N hourglass stacks: faster, less accurate")] = None,
+    flip_test: FlipOpt = False,
+    stacks: StacksOpt = None,
     x264_preset: Annotated[str, typer.Option(help="overlay encoding: ultrafast (fastest, bigger) ... veryslow")] = X264_PRESET,
     stream: Annotated[int | None, typer.Option(min=0, help="the input's video stream, numbered as ffprobe does (default: the one marked default, else the largest)")] = None,
-    precision: PrecisionOpt = "auto",
     face_threads: Annotated[int | None, typer.Option(min=1, help="CPU threads sharing a frame's faces (default: one per core, up to 4)")] = None,
     out_dir: Annotated[Path | None, typer.Option("--out-dir", help="many videos: OUT_DIR/<name>.mp4 + <name>.csv each, and summary.csv")] = None,
     workers: Annotated[int, typer.Option(min=1, help="with --out-dir: videos tracked in parallel processes")] = 1,
@@ -96,7 +92,7 @@ def run(
     quiet: QuietOpt = False,
 ) -> None:
     """Track 68 landmarks on every face of each video and write an overlay and/or per-frame files."""
-    from tracker.api import VideoTracker
+    from tracker.api import DrawConfig, GraphOptions, TrackerConfig, VideoTracker
     from tracker.jobs.batch import parse_shard
     from tracker.jobs.pipeline import RunOutputs
     from tracker.pose import PoseConfig
@@ -108,22 +104,25 @@ def run(
         fail("nothing to write: give --out, --csv, --json and/or --pts-dir")
     with user_errors():
         shard_of = parse_shard(shard)
-        tracker = VideoTracker(
-            weights=weights, device=device, detector=detector, ghcu=ghcu, smooth=smooth, flip_test=flip_test,
-            precision=precision, redetect_every=redetect_every, search_every=search_every, derotate=derotate,
-            stacks=stacks, face_threads=face_threads, lines=lines, x264_preset=x264_preset, stream=stream,
-            pose_axes=pose, pose_config=PoseConfig(focal_length=focal_length), max_faces=max_faces,
+        tracking = TrackerConfig(
+            redetect_every=redetect_every, search_every=search_every, max_faces=max_faces, derotate=derotate,
+            smoothing=smooth, pose_config=PoseConfig(focal_length=focal_length),
         )
-        with tracker:
+        network = GraphOptions(ghcu=ghcu, flip_test=flip_test, num_stacks=stacks)
+        look = {"draw": DrawConfig(lines=lines, pose_axes=pose_axes), "x264_preset": x264_preset, "stream": stream}
+        with VideoTracker(weights, device, detector, tracking, network, face_threads) as tracker:
             if out_dir is not None:
-                _run_many(tracker, videos, out_dir, workers, shard_of, quiet)
+                _run_many(tracker, videos, out_dir, workers, shard_of, quiet, look)
                 return
             with progress_bar(quiet, videos[0].name) as progress:
-                summary = tracker.write(videos[0], out, csv, json, pts_dir, progress)
+                summary = tracker.write(videos[0], out, csv, json, pts_dir, progress, **look)
     _report(summary, outputs, quiet)
 
 
-def _run_many(tracker: VideoTracker, videos: list[Path], out_dir: Path, workers: int, shard: tuple[int, int], quiet: bool) -> None:
+def _run_many(
+    tracker: VideoTracker, videos: list[Path], out_dir: Path, workers: int, shard: tuple[int, int], quiet: bool,
+    look: dict[str, Any],
+) -> None:
     from tracker.jobs.batch import ERROR
 
     def report(row) -> None:
@@ -133,7 +132,7 @@ def _run_many(tracker: VideoTracker, videos: list[Path], out_dir: Path, workers:
             detail = f"{row.frames} frames, {row.fps:.1f} frames/s" if row.frames else ""
             typer.echo(f"{row.status:7s} {row.video}" + (f": {detail}" if detail else ""))
 
-    rows = tracker.write_many(videos, out_dir, workers, shard, report)
+    rows = tracker.write_many(videos, out_dir, workers, shard, report, **look)
     failed = sum(r.status == ERROR for r in rows)
     if not quiet:
         typer.echo(f"{len(rows)} videos: {len(rows) - failed} done or skipped, {failed} failed -> {out_dir}")
@@ -147,7 +146,7 @@ def demo(
     csv: Annotated[Path | None, typer.Option("--csv", help="per-frame CSV")] = None,
     frames: Annotated[int, typer.Option(help="length of the generated clip")] = 90,
     weights: WeightsOpt = None,
-    device: DeviceOpt = "auto",
+    device: DeviceOpt = DEFAULT_DEVICE,
     quiet: QuietOpt = False,
 ) -> None:
     """Make a short sample clip (a bundled portrait under a moving camera) and track it."""
@@ -169,14 +168,15 @@ def webcam(
     headless: Annotated[bool, typer.Option(help="no window (for tests and servers): print per-frame fps instead")] = False,
     max_frames: Annotated[int | None, typer.Option(help="stop after this many frames")] = None,
     weights: WeightsOpt = None,
-    device: DeviceOpt = "auto",
+    device: DeviceOpt = DEFAULT_DEVICE,
     ghcu: GhcuOpt = True,
     smooth: SmoothOpt = True,
 ) -> None:
     """Live overlay with frames/s from a camera (or a file); q or Esc quits."""
-    from tracker.api import VideoTracker
+    from tracker.api import GraphOptions, TrackerConfig, VideoTracker
 
-    with user_errors(), VideoTracker(weights=weights, device=device, ghcu=ghcu, smooth=smooth) as tracker:
+    tracking, network = TrackerConfig(smoothing=smooth), GraphOptions(ghcu=ghcu)
+    with user_errors(), VideoTracker(weights, device, tracking=tracking, network=network) as tracker:
         frames, fps = tracker.show(source if source is not None else camera, headless, max_frames)
     typer.echo(f"{frames} frames, {fps:.1f} frames/s")
 
@@ -186,8 +186,8 @@ def export(
     out: Annotated[Path, typer.Option("--out", help="the ONNX file to write (docs/export.md: inputs, outputs, metadata)")],
     weights: WeightsOpt = None,
     ghcu: GhcuOpt = True,
-    flip_test: Annotated[bool, typer.Option("--flip-test/--no-flip-test", help="also run the mirrored crop and average")] = False,
-    stacks: Annotated[int | None, typer.Option("--stacks", min=1, help="run only the first N hourglass stacks")] = None,
+    flip_test: FlipOpt = False,
+    stacks: StacksOpt = None,
 ) -> None:
     """Write the landmark network as one ONNX graph (uint8 crops in; points, confidences, face score out),
     the graph `tracker run` runs on a CPU, for use elsewhere."""

@@ -1,10 +1,11 @@
-"""What the ``tracker``, ``tracker train`` and ``tracker eval`` command lines share: one-line error
-reporting and the exit statuses of a stop."""
+"""What the ``tracker``, ``tracker train`` and ``tracker eval`` command lines share: the options that
+mean the same everywhere, one-line error reporting and the exit statuses of a stop."""
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from pathlib import Path
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -12,6 +13,14 @@ from tracker.errors import TrackerError
 from tracker.jobs.interruption import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated
 
 EXIT_FAILURE = 1
+DEFAULT_DEVICE = "auto"
+
+WeightsOpt = Annotated[Path | None, typer.Option("--weights", help="weights file (default: the bundled model)")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto (a CUDA GPU where PyTorch sees one, else the CPU) | cpu | cuda[:i]")]
+GhcuOpt = Annotated[bool, typer.Option("--ghcu/--no-ghcu", help="apply the GHCU (the points regressed from all heatmaps at once)")]
+FlipOpt = Annotated[bool, typer.Option("--flip-test/--no-flip-test", help="also run the mirrored crop and average: more accurate, 2x the network time")]
+StacksOpt = Annotated[int | None, typer.Option("--stacks", min=1, help="run only the first N hourglass stacks: faster, less accurate")]
+SmoothOpt = Annotated[bool, typer.Option("--smooth/--no-smooth", help="Kalman smoothing of the points over time")]
 
 
 def fail(err: BaseException | str) -> NoReturn:

@@ -5,7 +5,4 @@ REDETECT_EVERY = 30  # frames between detections while faces are tracked (new fa
 MAX_FACES = 16  # faces tracked at once; in a bigger crowd the first found are kept (logged once per run)
 SEARCH_EVERY = 12  # at most this many frames between searches while no face is tracked
 X264_PRESET = "ultrafast"  # overlay encoding speed
-# Network arithmetic: "auto" and "float" run float32 (ONNX Runtime on a CPU); "int8" runs PyTorch's int8
-# hourglass (CPU, weights calibrated by `tracker quantize`; docs/speed.md says when it pays).
-PRECISIONS = ("auto", "float", "int8")
 DEFAULT_DETECTOR = "mtcnn"  # face detector plugin (tracker.detection); "haar" is the light fallback

@@ -4,12 +4,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from tracker.io.atomic import atomic_write
 from tracker.datasets import FaceSample, load_image_rgb, protocol_crop
 from tracker.geometry import FaceCrop, to_crop, warp_image
 
@@ -72,7 +72,6 @@ def build_cache(faces: list[FaceSample], size: int, margin: float, cache_dir: Pa
         points[i] = to_crop(face.points, crop, size)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.stem}.{os.getpid()}.partial.npz")  # runs sharing a cache write apart
-        np.savez(tmp, images=images, points=points)
-        tmp.replace(path)
+        with atomic_write(path) as tmp:  # one partial per process: runs sharing a cache write apart
+            np.savez(tmp, images=images, points=points)
     return CropCache(images, points, margin, crops, names)

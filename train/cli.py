@@ -1,4 +1,4 @@
-"""The training commands: ``tracker train``, ``pack-faces``, ``quantize`` and ``network-cost``.
+"""The training commands: ``tracker train``, ``pack-faces``, ``network-cost``, ``train-speed``, ``face-check`` and ``point-offsets``.
 
 This module imports only typer at the top, so every ``--help`` answers at once; the work imports
 PyTorch and the rest when it starts.
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from tracker.cli_shared import fail, user_errors
+from tracker.cli_shared import DEFAULT_DEVICE, DeviceOpt, fail, user_errors
 from tracker.errors import TrackerError
 from tracker.train.defaults import MAX_GPU_WORKERS, PACK_MARGIN, PACK_QUALITY, PACK_TRAIN_SIZE, PACK_VAL_SIZE, STAGES
 
@@ -86,7 +86,7 @@ def run(
     run_dir: Annotated[Path, typer.Option(help="run directory: config, log, checkpoints, plots, weights")] = Path("runs/compact"),
     preset_name: Annotated[str, typer.Option("--preset", help="paper | compact | compact64 | compact-s2 | compact-tune | compact-long | compact-long-coord | compact-long-tune | pilot-128 | pilot-160 | pilot-3stack | compact-mixed-long | tiny")] = "compact",
     stages: Annotated[str, typer.Option(help="comma-separated subset of baseline,sa,ghcu")] = ",".join(STAGES),
-    device: Annotated[str, typer.Option(help="auto | cpu | cuda")] = "auto",
+    device: DeviceOpt = DEFAULT_DEVICE,
     mat: Annotated[Path | None, typer.Option(help="AFLWinfo_release.mat (AFLW)")] = None,
     w300_root: Annotated[Path | None, typer.Option(help="300-W root (300-VW training)")] = None,
     merlrav_root: Annotated[Path | None, typer.Option(help="also train on the AFLW_MERLRAV training faces here (68 points; self-occluded points carry no loss)")] = None,
@@ -202,7 +202,7 @@ def network_cost(
     presets: Annotated[list[str] | None, typer.Option("--preset", help="preset(s) whose hourglass to time (repeatable)")] = None,
     rounds: Annotated[int, typer.Option(help="interleaved timing rounds")] = 10,
 ) -> None:
-    """Milliseconds per face of each preset's hourglass (random weights), float and int8, one thread."""
+    """Milliseconds per face of each preset's hourglass (random weights, PyTorch float), one thread."""
     from tracker.eval.report import format_table
     from tracker.eval.speed import time_architectures
     from tracker.models import StackedHourglass
@@ -216,10 +216,10 @@ def network_cost(
     table = time_architectures(configs, rounds=rounds)
     rows = {
         name: {"params_M": round(sum(p.numel() for p in StackedHourglass(c).parameters()) / 1e6, 2),
-               "heatmap": f"{c.heatmap_size}x{c.heatmap_size}", **{f"ms_{k}": round(v, 2) for k, v in table[name].items()}}
+               "heatmap": f"{c.heatmap_size}x{c.heatmap_size}", "ms_per_face": round(table[name], 2)}
         for name, c in configs.items()
     }
-    typer.echo(format_table(rows, ("params_M", "heatmap", "ms_float", "ms_int8")))
+    typer.echo(format_table(rows, ("params_M", "heatmap", "ms_per_face")))
 
 
 def train_speed(
@@ -249,25 +249,6 @@ def train_speed(
     table = training_throughput(configs, batch, steps, rounds, arithmetics)
     typer.echo(f"batch {batch}, {threads} thread(s); native bf16 on this CPU: {bf16_native(torch.device('cpu'))}")
     typer.echo(format_table({n: {k: round(v, 1) for k, v in r.items()} for n, r in table.items()}, tuple(a.name for a in arithmetics)))
-
-
-def quantize(
-    root: Annotated[Path, typer.Option(help="300-W root: calibration faces from its training split")],
-    out: Annotated[Path, typer.Option(help="weights file to write (may be the input)")],
-    weights: Annotated[Path | None, typer.Option(help="weights to calibrate (default: the bundled model)")] = None,
-    faces: Annotated[int, typer.Option(min=1, help="training faces to calibrate on")] = 128,
-    seed: Annotated[int, typer.Option(help="which faces")] = 0,
-) -> None:
-    """Calibrate int8 CPU inference (`--precision int8`) for a weights file; prints its NME against float on
-    300-W common, and ONNX Runtime's static int8 beside ONNX Runtime float (measured, not stored)."""
-    from tracker.train.quantize import add_int8_ranges
-
-    try:
-        lines = add_int8_ranges(root, out, weights, faces, seed)
-    except (FileNotFoundError, TrackerError) as err:
-        fail(err)
-    for line in lines:
-        typer.echo(line)
 
 
 def face_check(
@@ -304,7 +285,6 @@ def point_offsets(
     """Store each point's mean signed error on the training faces in a weights file; the predictor subtracts it."""
     from tracker.datasets import w300
     from tracker.models import save_weights
-    from tracker.network.quantization import use_int8
     from tracker.network.weights_registry import load_model
     from tracker.train.point_offsets import measure_on_faces
 
@@ -313,9 +293,8 @@ def point_offsets(
         faces = w300.load_split(root, "train").faces
     except (FileNotFoundError, TrackerError) as err:
         fail(err)
-    int8 = use_int8("auto")  # measured in the arithmetic `tracker run` uses by default
-    model.point_offsets = measure_on_faces(model, faces, int8=int8)
-    model.meta["point_offsets"] = {"data": "300-W train", "faces": len(faces), "precision": "int8" if int8 else "float"}
+    model.point_offsets = measure_on_faces(model, faces)
+    model.meta["point_offsets"] = {"data": "300-W train", "faces": len(faces)}
     save_weights(out, model)
     mean_x, mean_y = model.point_offsets.mean(axis=0) * model.config.input_size
     typer.echo(f"mean signed error on {len(faces)} training faces: x {mean_x:+.3f}, y {mean_y:+.3f} crop pixels "

@@ -191,8 +191,8 @@ def _compact() -> TrainConfig:
 
 
 def _compact64() -> TrainConfig:
-    """The CPU default: 2 stacks x 128 features at 128x128, 64x64 heatmaps from an upsampling head,
-    Adaptive Wing loss. Wider than ``compact`` (which underfits) and with heatmaps twice as fine."""
+    """2 stacks x 128 features at 128x128, 64x64 heatmaps from an upsampling head, Adaptive Wing loss:
+    ``compact`` wider and with heatmaps twice as fine."""
     model = HourglassConfig(num_stacks=2, features=128, depth=3, input_size=128, heatmap_stride=2, head_features=32)
     return TrainConfig(
         preset="compact64",
@@ -224,8 +224,8 @@ def _compact_s2() -> TrainConfig:
 
 def _compact_tune() -> TrainConfig:
     """``compact``, fine-tuned from trained ``compact`` weights (``--init-weights``) at a tenth of its
-    learning rate: new augmentation (e.g. low light) is learnt while the network, and the activation
-    ranges its int8 form needs, stay close to where they were."""
+    learning rate: new augmentation (e.g. low light) is learnt while the network stays close to where
+    it was."""
     base = _compact()
     return replace(
         base,

@@ -21,7 +21,9 @@ from tracker.eval.detection import STRIP_KINDS, strip, texture
 from tracker.datasets import FaceSample, load_image_rgb
 from tracker.geometry import FaceCrop, levelled_crop, warp_image
 from tracker.models import FaceCheck, FaceCheckConfig
-from tracker.network.predictor import MIN_MEAN_PEAK, LandmarkPredictor
+from tracker.network.codec import MIN_MEAN_PEAK
+from tracker.network.options import GraphOptions
+from tracker.network.predictor import LandmarkPredictor
 from tracker.train.augment import photometric, random_crop
 from tracker.train.config import AugmentConfig
 
@@ -210,13 +212,11 @@ def add_face_check(
 
     from tracker.datasets import w300
     from tracker.models import save_weights
-    from tracker.network.quantization import use_int8
     from tracker.network.weights_registry import load_model
 
     started = time.monotonic()
     model = load_model(Path(weights) if weights else None)
-    int8 = use_int8("auto")
-    predictor = LandmarkPredictor(model, use_ghcu=False, int8=int8, freeze=True)  # the heatmaps the tracker sees
+    predictor = LandmarkPredictor(model, options=GraphOptions(ghcu=False))  # the heatmaps the tracker sees
     train_faces = w300.load_split(root, "train").faces
     test_faces = w300.load_split(root, "common").faces
     if not train_faces or not test_faces:
@@ -241,7 +241,7 @@ def add_face_check(
     model.face_check = check
     model.meta["face_check"] = {
         "command": command, "data": f"300-W train ({len(train_faces)} faces); held-out: 300-W common ({len(test_faces)} faces)",
-        "heatmaps": "int8 hourglass" if int8 else "float hourglass", "minutes": round((time.monotonic() - started) / 60, 1),
+        "heatmaps": "float hourglass", "minutes": round((time.monotonic() - started) / 60, 1),
         "metrics": metrics,
     }
     save_weights(out, model)

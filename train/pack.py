@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from tracker.io.atomic import atomic_write
 from tracker.errors import InputError, TrackerError
 from tracker.geometry import FaceCrop, to_crop
 from tracker.train.cache import CropCache
@@ -92,9 +93,8 @@ def write_pack(path: Path, splits: dict[str, PackedSplit], quality: int = DEFAUL
         if split.visible is not None:
             arrays[f"{name}_visible"] = np.asarray(split.visible, dtype=bool)
     path = Path(path)
-    tmp = path.with_name(path.name + ".partial.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(path)
+    with atomic_write(path.with_suffix(".npz") if path.suffix != ".npz" else path) as tmp:
+        np.savez(tmp, **arrays)
     return path.stat().st_size
 
 

@@ -40,10 +40,9 @@ def measure_on_crops(model: LandmarkModel, crops: np.ndarray, annotated: np.ndar
     return crop_errors(np.concatenate(predicted), annotated, model.config.input_size)
 
 
-def measure_on_faces(model: LandmarkModel, faces: Sequence[FaceSample], device: str = "cpu", int8: bool = False) -> np.ndarray:
-    """Point offsets of ``model`` on still faces, framed as the still protocols frame them
-    (``tracker.eval.still``); ``int8``: measured with the int8 hourglass, as ``tracker run`` runs it on x86 CPUs."""
-    predictor = LandmarkPredictor(replace(model, point_offsets=None), device, freeze=True, int8=int8)
+def measure_on_faces(model: LandmarkModel, faces: Sequence[FaceSample], device: str = "cpu") -> np.ndarray:
+    """Point offsets of ``model`` on still faces, framed as the still protocols frame them (``tracker.eval.still``)."""
+    predictor = LandmarkPredictor(replace(model, point_offsets=None), device)
     size = model.config.input_size
     image_points = predict_faces(predictor, faces)
     predictor.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,13 +17,17 @@ from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader, Sampler
 from torch.utils.data.distributed import DistributedSampler
 
+from tracker.io.atomic import atomic_write
 from tracker.errors import InputError
 from tracker.eval.metrics import labelled_box, nme
 from tracker.datasets import W300, FaceSample, dataset_of
 from tracker.geometry import FaceCrop, apply_affine, from_crop, to_crop, warp_image
-from tracker.network.heatmaps import MODULATION_SIGMA, decode, heatmap_to_input, input_to_heatmap, render_gaussians
+from tracker.network.codec import (
+    MODULATION_SIGMA, decode, heatmap_to_input, heatmap_to_unit, input_to_heatmap, render_gaussians, to_network_input,
+)
 from tracker.models import GHCU, LandmarkModel, StackedHourglass, load_weights, save_weights
-from tracker.network.predictor import LandmarkPredictor, heatmap_to_unit, to_network_input
+from tracker.network.options import GraphOptions
+from tracker.network.predictor import LandmarkPredictor
 from tracker.train.cache import CropCache, build_cache
 from tracker.train.config import StageConfig, TrainConfig
 from tracker.train.data import LandmarkDataset
@@ -232,9 +235,8 @@ class Trainer:
             "labels": torch.from_numpy(self.dataset.labels),
             "ema": self.ema.state_dict() if self.ema is not None else None,
         }
-        tmp = self.checkpoint_path.with_suffix(".partial")
-        torch.save(payload, tmp)
-        os.replace(tmp, self.checkpoint_path)
+        with atomic_write(self.checkpoint_path) as tmp:
+            torch.save(payload, tmp)
 
     def load_checkpoint(self) -> dict[str, Any] | None:
         if not self.checkpoint_path.is_file():
@@ -282,24 +284,26 @@ class Trainer:
             path.parent.mkdir(exist_ok=True)
             meta = {"preset": self.cfg.preset, "stage": name, "val_nme_ip": self.state.results}
             if point_offsets is not None:
-                meta["point_offsets"] = {"data": "the run's training faces", "faces": len(self.train_cache)}
+                meta["point_offsets"] = {"data": "the run's 300-W training faces (all of its faces if it has none)"}
             model = LandmarkModel(self.network, self.ghcu if with_ghcu else None, meta, point_offsets=point_offsets)
             save_weights(path, model)
         return path
 
     @torch.no_grad()
     def measure_point_offsets(self, with_ghcu: bool) -> np.ndarray | None:
-        """Each point's mean signed error on the canonical crops of every training face, against the
-        annotations (not SA's searched labels), in crop sides (``tracker.train.point_offsets``)."""
+        """Each point's mean signed error on the canonical crops of the training faces, against the
+        annotations (not SA's searched labels), in crop sides (``tracker.train.point_offsets``). In a
+        mixed run only 300-W's faces count: the offsets pull the points to the markup's convention,
+        and another dataset's annotators place some points elsewhere."""
         if not self.dist.is_main or not len(self.train_cache):
             return None
         cache, size = self.train_cache, self.cfg.model.input_size
+        datasets = np.array([dataset_of(name) for name in cache.names])
+        faces = np.flatnonzero(datasets == W300) if (datasets == W300).any() else np.arange(len(cache))
         canonical = cache.canonical
-        crops = np.stack([warp_image(image, canonical, size) for image in cache.images])
-        annotated = apply_affine(canonical.matrix(size), cache.points)
-        offsets = measure_on_crops(LandmarkModel(self.network, self.ghcu if with_ghcu else None), crops, annotated, str(self.device))
-        self.network.to(memory_format=self.memory_format)  # the predictor made it channels-last in place
-        return offsets
+        crops = np.stack([warp_image(cache.images[i], canonical, size) for i in faces])
+        annotated = apply_affine(canonical.matrix(size), cache.points[faces])
+        return measure_on_crops(LandmarkModel(self.network, self.ghcu if with_ghcu else None), crops, annotated, str(self.device))
 
     # ----------------------------------------------------------------- data
     def loader(self, stage: StageConfig, epoch: int, stage_index: int) -> DataLoader:
@@ -446,16 +450,13 @@ class Trainer:
         where the dataset has boxes (AFLW) or where points lack labels (AFLW_MERLRAV: the box of the
         labelled points, ``labelled_box``); faces with no labelled point are left out."""
         model = LandmarkModel(self.network, self.ghcu if with_ghcu else None, point_offsets=point_offsets)
-        predictor = LandmarkPredictor(model, self.device, use_ghcu=with_ghcu)
+        predictor = LandmarkPredictor(model, self.device, GraphOptions(ghcu=with_ghcu))
         cache, gt = split.cache, split.image_points
         preds = []
         for start in range(0, len(cache), 32):
             out = predictor.predict_warped(cache.images[start : start + 32])
             preds.append(out.points.cpu().numpy().astype(np.float64))
         pts = np.concatenate(preds)
-        # the predictor turned the training modules channels-last in place; put them back, or the next
-        # epoch's arithmetic (and DDP's cross-rank layout check) would depend on when this ran
-        self.network.to(memory_format=self.memory_format)
         image_pts = np.stack([from_crop(p, c, cache.size) for p, c in zip(pts, cache.crops)])
         if split.boxes is not None:
             return float(np.nanmean(nme(image_pts, gt, "box", boxes=split.boxes, visible=split.visible)) * 100)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from tracker.models import StackedHourglass
-from tracker.network.heatmaps import input_to_heatmap, render_gaussians
+from tracker.network.codec import input_to_heatmap, render_gaussians
 from tracker.train.config import TrainConfig
 from tracker.train.losses import coordinate_loss, heatmap_loss
 

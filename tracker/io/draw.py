@@ -11,7 +11,7 @@ from tracker.markup import EDGES
 from tracker.pose import HeadPose
 from tracker.pose.estimate import NOSE_TIP
 from tracker.pose.mean_face import load_mean_face
-from tracker.tracking.face_tracker import FaceResult
+from tracker.results import Face
 
 SURE = np.array([0, 230, 0], dtype=np.float32)  # RGB for confidence 1
 UNSURE = np.array([255, 40, 0], dtype=np.float32)  # RGB for confidence 0
@@ -24,7 +24,7 @@ AXIS_COLOURS = ((255, 60, 60), (60, 255, 60), (60, 120, 255))  # RGB of the face
 @dataclass(frozen=True)
 class DrawConfig:
     lines: bool = True  # the markup's edges between the points (``tracker run --no-lines`` turns them off)
-    pose: bool = True  # the head pose as a small 3-D axis at the nose (``tracker run --no-pose`` turns it off)
+    pose_axes: bool = True  # the head pose as a small 3-D axis at the nose (``tracker run --no-pose-axes`` turns it off)
 
 
 def confidence_colours(confidence: np.ndarray) -> np.ndarray:
@@ -32,7 +32,7 @@ def confidence_colours(confidence: np.ndarray) -> np.ndarray:
     return (UNSURE + (SURE - UNSURE) * c).astype(np.uint8)
 
 
-def draw_faces(image: np.ndarray, faces: Sequence[FaceResult], config: DrawConfig = DrawConfig()) -> np.ndarray:
+def draw_faces(image: np.ndarray, faces: Sequence[Face], config: DrawConfig = DrawConfig()) -> np.ndarray:
     """Draw in place on an RGB uint8 image and return it."""
     scale = max(image.shape[0] / REFERENCE_HEIGHT, 0.35)
     radius = max(1, round(2.5 * scale))
@@ -42,12 +42,12 @@ def draw_faces(image: np.ndarray, faces: Sequence[FaceResult], config: DrawConfi
         if config.lines:
             for a, b in EDGES:
                 cv2.line(image, tuple(pts[a]), tuple(pts[b]), LINE_COLOUR, 1, cv2.LINE_AA, shift=4)
-        for p, col in zip(pts, confidence_colours(face.confidence)):
+        for p, col in zip(pts, confidence_colours(face.point_confidence)):
             cv2.circle(image, tuple(p), radius * 16, tuple(int(v) for v in col), -1, cv2.LINE_AA, shift=4)
-        if config.pose and face.pose is not None:
+        if config.pose_axes and face.pose is not None:
             draw_pose_axes(image, face.pose, thickness)
         x0, y0 = face.points.min(axis=0)
-        label = f"#{face.face_id} {face.face_confidence:.2f}"
+        label = f"#{face.face_id} {face.confidence:.2f}"
         org = (int(x0), max(int(y0) - 6, 12))
         cv2.putText(image, label, org, cv2.FONT_HERSHEY_SIMPLEX, 0.5 * scale + 0.2, (255, 255, 0), thickness, cv2.LINE_AA)
     return image

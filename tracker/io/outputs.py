@@ -12,11 +12,12 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from tracker.io.atomic import atomic_write, commit, discard, partial_path
 from tracker.errors import OutputError
 from tracker.markup import NUM_POINTS
 from tracker.pose import HeadPose
 from tracker.io.pts import write_pts
-from tracker.tracking.face_tracker import FaceResult
+from tracker.results import Face
 
 POSE_COLUMNS = ("yaw", "pitch", "roll", "tx", "ty", "tz")  # degrees; mm (docs/pose.md); empty when not fitted
 NO_FACE = "no_face"
@@ -47,10 +48,6 @@ def pose_json(pose: HeadPose | None) -> dict[str, Any] | None:
         "translation": np.round(pose.translation, 2).tolist(), "error_px": round(pose.error, 3),
         "camera": np.round(pose.camera, 3).tolist(),
     }
-
-
-def partial_path(path: Path) -> Path:
-    return path.with_name(f".{path.name}.partial")
 
 
 def check_output_path(path: Path | None) -> None:
@@ -86,7 +83,7 @@ def check_distinct_outputs(source: Path, outputs: dict[str, Path | None]) -> Non
 class FrameRecord:
     frame: int
     time: float
-    faces: Sequence[FaceResult]
+    faces: Sequence[Face]
     status: str | None = None  # None: faces (or no_face); UNREADABLE for an undecodable frame
 
 
@@ -108,20 +105,20 @@ class CsvOutput:
             self.writer.writerow(head + ["", record.status or NO_FACE, "", ""] + empty)
             return
         for face in record.faces:
-            pts, conf = face.points, face.confidence
+            pts, conf = face.points, face.point_confidence
             self.writer.writerow(
-                head + [face.face_id, face.source, f"{face.face_confidence:.4f}", f"{face.face_score:.4f}"]
+                head + [face.face_id, face.source, f"{face.confidence:.4f}", f"{face.face_score:.4f}"]
                 + [f"{v:.2f}" for v in pts[:, 0]] + [f"{v:.2f}" for v in pts[:, 1]] + [f"{v:.3f}" for v in conf]
                 + pose_cells(face.pose)
             )
 
     def close(self) -> None:
         self.fh.close()
-        os.replace(self.tmp, self.path)
+        commit(self.tmp, self.path)
 
     def abort(self) -> None:
         self.fh.close()
-        self.tmp.unlink(missing_ok=True)
+        discard(self.tmp)
 
 
 @dataclass
@@ -140,10 +137,10 @@ class JsonOutput:
             "status": record.status or ("faces" if record.faces else NO_FACE),
             "faces": [
                 {
-                    "id": f.face_id, "source": f.source, "confidence": round(f.face_confidence, 4),
+                    "id": f.face_id, "source": f.source, "confidence": round(f.confidence, 4),
                     "face_score": round(float(f.face_score), 4),
                     "points": [[round(float(x), 2), round(float(y), 2)] for x, y in f.points],
-                    "point_confidence": [round(float(c), 3) for c in f.confidence],
+                    "point_confidence": [round(float(c), 3) for c in f.point_confidence],
                     "pose": pose_json(f.pose),
                 }
                 for f in record.faces
@@ -151,9 +148,8 @@ class JsonOutput:
         })
 
     def close(self) -> None:
-        tmp = partial_path(self.path)
-        tmp.write_text(json.dumps({**self.header, "frames": self.frames}))
-        os.replace(tmp, self.path)
+        with atomic_write(self.path) as tmp:
+            tmp.write_text(json.dumps({**self.header, "frames": self.frames}))
 
     def abort(self) -> None:
         pass
@@ -170,8 +166,8 @@ class PtsDirOutput:
         if not root.parent.is_dir():
             raise OutputError(f"output folder does not exist: {root.parent}")
         self.root = root
-        self.tmp = root.with_name(f".{root.name}.partial")
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.tmp = partial_path(root)
+        discard(self.tmp)
         self.tmp.mkdir(parents=True)
         self.frames_per_face: dict[int, int] = {}
 
@@ -191,10 +187,10 @@ class PtsDirOutput:
             shutil.rmtree(target)
         if self.frames_per_face:  # the most frames; of equals, the first seen
             longest = max(self.frames_per_face, key=lambda face_id: (self.frames_per_face[face_id], -face_id))
-            os.replace(self.tmp / f"face_{longest}", target)
+            commit(self.tmp / f"face_{longest}", target)
         else:
             target.mkdir()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        discard(self.tmp)
 
     def abort(self) -> None:
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        discard(self.tmp)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from tracker.io.atomic import commit, discard, partial_path
 from tracker.errors import VideoError
 from tracker.defaults import X264_PRESET  # noqa: F401  (re-exported: the encoder's default)
 
@@ -179,7 +180,7 @@ class VideoWriter:
             raise VideoError(f"output folder does not exist: {self.path.parent}")
         if preset not in X264_PRESETS:
             raise VideoError(f"unknown x264 preset {preset!r}; use one of {', '.join(X264_PRESETS)}")
-        self.tmp = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix or '.mp4'}")
+        self.tmp = partial_path(self.path if self.path.suffix else self.path.with_name(self.path.name + ".mp4"))
         fmt = None if self.path.suffix else "mp4"
         try:
             options = STREAMABLE if self.path.suffix.lower() in ISO_MEDIA_SUFFIXES or fmt else {}
@@ -266,7 +267,7 @@ class VideoWriter:
         if source_path is not None:
             self.copy_audio(source_path)
         self.container.close()
-        os.replace(self.tmp, self.path)
+        commit(self.tmp, self.path)
         return self._count
 
     def abort(self) -> None:
@@ -274,7 +275,7 @@ class VideoWriter:
             self.container.close()
         except av.error.FFmpegError:
             pass
-        self.tmp.unlink(missing_ok=True)
+        discard(self.tmp)
 
     def __enter__(self) -> VideoWriter:
         return self

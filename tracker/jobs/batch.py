@@ -19,6 +19,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from tracker.io.atomic import atomic_write
 from tracker.errors import InputError
 from tracker.jobs.interruption import worker_signals, working
 from tracker.jobs.pipeline import PipelineConfig, RunOutputs
@@ -217,12 +218,10 @@ def _track_in_processes(
 def write_summary(summary: Path, rows: list[VideoRow]) -> None:
     """One line per video of this run; skipped videos keep the numbers of the run that tracked them."""
     rows = with_earlier_numbers(rows, read_summary(summary))
-    tmp = summary.with_name(summary.name + ".partial")
-    with open(tmp, "w", newline="") as fh:
+    with atomic_write(summary) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(asdict(VideoRow("", "")).keys()))
         writer.writeheader()
         writer.writerows(asdict(r) for r in rows)
-    tmp.replace(summary)
 
 
 __all__ = ["VideoRow", "expand_inputs", "parse_shard", "run_batch", "track_one"]

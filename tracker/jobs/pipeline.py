@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -14,50 +13,27 @@ from typing import Protocol
 
 import numpy as np
 
-from tracker.defaults import DEFAULT_DETECTOR, PRECISIONS
+from tracker.defaults import DEFAULT_DETECTOR
 from tracker.detection import create_detector
-from tracker.errors import InputError
 from tracker.io.draw import DrawConfig, draw_faces
 from tracker.io.outputs import UNREADABLE, CsvOutput, FrameRecord, JsonOutput, PtsDirOutput, check_distinct_outputs, check_output_path
 from tracker.io.video import X264_PRESET, Frame, VideoReader, VideoWriter
 from tracker.jobs.concurrency import InOrderWorker, ReadAhead
-from tracker.network.crop_predictor import CropPredictor
-from tracker.network.devices import resolve_device_name
-from tracker.network.onnx_runtime import OnnxPredictor
-from tracker.network.options import GraphOptions
-from tracker.network.weights_registry import load_model, weights_path
+from tracker.network.factory import PredictorConfig, build_predictor
 from tracker.timing import NULL_TIMER, StageTimer, timed
-from tracker.tracking.face_tracker import FaceResult, FaceTracker, TrackerConfig
+from tracker.results import Face
+from tracker.tracking.face_tracker import FaceTracker, TrackerConfig
 
 log = logging.getLogger(__name__)
-
-MAX_FACE_THREADS = 4
 
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    weights: Path | None = None
-    device: str = "auto"
+    predictor: PredictorConfig = PredictorConfig()  # weights, device, network options, threads
     detector: str = DEFAULT_DETECTOR
-    ghcu: bool = True
-    flip_test: bool = False
-    num_stacks: int | None = None  # run only the first N hourglass stacks (faster, less accurate)
     tracking: TrackerConfig = field(default_factory=TrackerConfig)
     draw: DrawConfig = field(default_factory=DrawConfig)
-    # Optimised inference graphs on the CPU: ONNX Runtime (PyTorch's frozen TorchScript for int8);
-    # off: PyTorch's eager modules (same outputs, slower).
-    freeze: bool = True
     threads: bool = True  # decode ahead and encode behind the tracker in their own threads
-    # Threads of one network call on the CPU (None: the runtime's default, all cores). One is faster end
-    # to end on small CPUs: a batch-1 network scales poorly across cores and idle workers spin, starving
-    # the decode, encode and detection threads; a frame's faces run side by side on the face threads.
-    network_threads: int | None = 1
-    # Threads that share a frame's faces on the CPU (None: one per core, at most MAX_FACE_THREADS;
-    # always 1 on a GPU, which takes the faces as one batch).
-    face_threads: int | None = None
-    # Network arithmetic (``tracker.defaults.PRECISIONS``): "auto"/"float" run float32 (ONNX Runtime on a
-    # CPU); "int8" runs PyTorch's int8 hourglass (CPU; weights calibrated by `tracker quantize`).
-    precision: str = "auto"
     x264_preset: str = X264_PRESET  # overlay encoding speed: ultrafast ... veryslow (smaller files)
     stream: int | None = None  # the input's video stream (ffprobe's numbering); None: default-marked, else largest
 
@@ -86,7 +62,7 @@ class RunSummary:
 class FrameTracker(Protocol):
     """What the pipeline drives: :class:`FaceTracker`, or a peer method behind the same interface."""
 
-    def step(self, image: np.ndarray) -> list[FaceResult]: ...
+    def step(self, image: np.ndarray) -> list[Face]: ...
     def close(self) -> None: ...
 
 
@@ -96,46 +72,8 @@ class Sink(Protocol):
     def abort(self) -> None: ...
 
 
-def face_threads_for(config: PipelineConfig, device_type: str) -> int:
-    if device_type != "cpu":
-        return 1
-    if config.face_threads is not None:
-        return config.face_threads
-    return max(1, min(os.cpu_count() or 1, MAX_FACE_THREADS))
-
-
-def runs_on_onnx(config: PipelineConfig, device: str) -> bool:
-    """Whether ``config`` runs its network on ONNX Runtime (the CPU's float graphs) rather than PyTorch."""
-    return device == "cpu" and config.freeze and config.precision != "int8"
-
-
-def build_predictor(config: PipelineConfig, timer: StageTimer = NULL_TIMER) -> CropPredictor:
-    """The landmark predictor ``config`` describes: ONNX Runtime on a CPU (no PyTorch import once the
-    graph is cached), PyTorch on a GPU, for int8, and for ``freeze=False``."""
-    if config.precision not in PRECISIONS:
-        raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {config.precision!r}")
-    device = resolve_device_name(config.device)
-    face_threads = face_threads_for(config, device)
-    if runs_on_onnx(config, device):
-        options = GraphOptions(ghcu=config.ghcu, flip_test=config.flip_test, num_stacks=config.num_stacks)
-        return OnnxPredictor.for_weights(
-            weights_path(config.weights), options, face_threads=face_threads, threads=config.network_threads or 0, timer=timer,
-        )
-    import torch
-
-    from tracker.network.predictor import LandmarkPredictor
-
-    if device == "cpu" and config.network_threads:
-        torch.set_num_threads(config.network_threads)
-    return LandmarkPredictor(
-        load_model(config.weights, device=device), device, use_ghcu=config.ghcu, flip_test=config.flip_test,
-        freeze=config.freeze, timer=timer, num_stacks=config.num_stacks, face_threads=face_threads,
-        int8=config.precision == "int8",
-    )
-
-
 def build_tracker(config: PipelineConfig, timer: StageTimer = NULL_TIMER) -> FaceTracker:
-    return FaceTracker(build_predictor(config, timer), create_detector(config.detector), config.tracking, timer=timer)
+    return FaceTracker(build_predictor(config.predictor, timer), create_detector(config.detector), config.tracking, timer=timer)
 
 
 def run_video(
@@ -200,7 +138,7 @@ def _run(
     summary = RunSummary()
     sinks: list[Sink] = []
     writer: VideoWriter | None = None
-    worker: InOrderWorker[tuple[Frame, list[FaceResult]]] | None = None
+    worker: InOrderWorker[tuple[Frame, list[Face]]] | None = None
     info = reader.info
     try:
         if outputs.csv:
@@ -214,7 +152,7 @@ def _run(
             writer = VideoWriter(outputs.overlay, info, reader, preset=config.x264_preset)
         last_overlay: list[np.ndarray] = []
 
-        def emit(item: tuple[Frame, list[FaceResult]]) -> None:
+        def emit(item: tuple[Frame, list[Face]]) -> None:
             frame, faces = item
             with timer.stage("outputs"):
                 record = FrameRecord(frame.index, frame.time, faces, UNREADABLE if frame.image is None else None)

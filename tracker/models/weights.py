@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from tracker.io.atomic import atomic_write
 from tracker.errors import WeightsError
 from tracker.models.face_check import FaceCheck, FaceCheckConfig
 from tracker.models.ghcu import GHCU, GHCUConfig
@@ -19,13 +20,13 @@ FORMAT = "sa-tracker-weights/1"
 
 @dataclass
 class LandmarkModel:
-    """The runtime pair: the hourglass, the optional GHCU, and free-form provenance metadata."""
+    """The runtime pair: the hourglass, the optional GHCU, and free-form provenance metadata.
+
+    Files written before int8 was dropped may hold ``int8_ranges``; they load, and the ranges are ignored."""
 
     hourglass: StackedHourglass
     ghcu: GHCU | None = None
     meta: dict[str, Any] = field(default_factory=dict)
-    # Activation ranges for int8 CPU inference (``tracker.network.quantization``), from ``tracker quantize``.
-    int8_ranges: dict[str, list[float]] | None = None
     face_check: FaceCheck | None = None  # p(face) from the heatmaps (``tracker train face-check``)
     # (N, 2) mean signed error (x, y) of each point on the training faces, in crop sides, which the
     # predictor subtracts (``tracker point-offsets``; docs/accuracy.md, "The horizontal bias").
@@ -62,12 +63,9 @@ def save_weights(path: str | os.PathLike[str], model: LandmarkModel, half: bool 
         payload["face_check"] = _to_state(model.face_check, half)
     if model.point_offsets is not None:
         payload["point_offsets"] = np.asarray(model.point_offsets, dtype=np.float64).tolist()
-    if model.int8_ranges is not None:
-        payload["int8_ranges"] = {k: [float(v) for v in span] for k, span in model.int8_ranges.items()}
     path = Path(path)
-    tmp = path.with_name(path.name + ".partial")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        torch.save(payload, tmp)
 
 
 def load_weights(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> LandmarkModel:
@@ -99,6 +97,6 @@ def load_weights(path: str | os.PathLike[str], map_location: str | torch.device 
         if offsets.shape != (hourglass.config.num_points, 2) or not np.isfinite(offsets).all():
             raise WeightsError(f"{path}: point offsets of shape {offsets.shape}, not ({hourglass.config.num_points}, 2) finite values")
     return LandmarkModel(
-        hourglass.eval(), ghcu.eval() if ghcu is not None else None, dict(payload.get("meta", {})), payload.get("int8_ranges"),
+        hourglass.eval(), ghcu.eval() if ghcu is not None else None, dict(payload.get("meta", {})),
         face_check, offsets,
     )

@@ -1,1 +1,2 @@
-"""The network runtime: weights lookup, devices, frozen and int8 graphs, heatmap decoding, the predictor."""
+"""The network runtime: weights lookup, devices, the per-crop computation (defined once, run by ONNX
+Runtime or PyTorch), its codec, its graph cache and the predictors."""

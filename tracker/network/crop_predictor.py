@@ -1,9 +1,9 @@
 """What every landmark predictor shares, whatever runs its network: crops cut from images and lit,
 batches split over face threads, points mapped back to the image.
 
-Subclasses run the network on a batch of crops (``_predict_chunk``): ``LandmarkPredictor`` with
-PyTorch (training, evaluation, GPUs, int8), ``OnnxPredictor`` with ONNX Runtime (the CPU runtime,
-no PyTorch import).
+Subclasses run the per-crop computation on a batch of crops (``_predict_chunk``): ``LandmarkPredictor``
+with PyTorch (GPUs, training's checks), ``OnnxPredictor`` with ONNX Runtime (the CPU runtime, no
+PyTorch import).
 """
 from __future__ import annotations
 
@@ -19,12 +19,6 @@ from tracker.geometry import FaceCrop, from_crop, levelled_crop, warp_image
 from tracker.markup import NUM_POINTS
 from tracker.network.dark_crops import equalise_if_dark
 from tracker.timing import NULL_TIMER, StageTimer
-
-MIN_MEAN_PEAK = 0.35  # for weights without a face check: a crop whose mean heatmap peak is lower is not a face
-
-# Network input normalisation: RGB / 255, then (x - PIXEL_MEAN) / PIXEL_STD.
-PIXEL_MEAN = 0.5
-PIXEL_STD = 0.25
 
 
 @dataclass

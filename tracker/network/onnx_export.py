@@ -1,8 +1,6 @@
-"""The whole per-crop computation as one ONNX graph: uint8 crops in, landmarks out.
+"""The per-crop computation (``tracker.network.computation.LandmarkGraph``) as one ONNX graph.
 
-``LandmarkGraph`` is what ``LandmarkPredictor._predict_chunk`` computes (normalisation, hourglass,
-optional flip test, heatmap decoding, face check, GHCU, point offsets) as one module, so that
-ONNX Runtime runs all of it and no decoding is left to re-implement outside. ``export_landmark_graph``
+ONNX Runtime runs all of it, so no decoding is left to re-implement outside. ``export_landmark_graph``
 writes it with the facts a runtime needs in the model's metadata (``GRAPH_FORMAT``; docs/export.md
 has the contract). PyTorch's TorchScript-based exporter is used: its ``torch.export`` successor
 cannot yet trace this graph with a free batch size (batch 1 specialises).
@@ -10,58 +8,21 @@ cannot yet trace this graph with a free batch size (batch 1 specialises).
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
-from torch import nn
 
-from tracker.markup import flip_permutation
+from tracker.io.atomic import atomic_write
 from tracker.models import LandmarkModel
-from tracker.models.hourglass import FirstStacks
-from tracker.network.crop_predictor import MIN_MEAN_PEAK, PIXEL_MEAN, PIXEL_STD
+from tracker.network.codec import face_threshold
+from tracker.network.computation import OUTPUT_NAMES, LandmarkGraph
 from tracker.network.options import GraphOptions
-from tracker.network.heatmaps import MODULATION_SIGMA, decode, heatmap_to_input
-from tracker.network.predictor import heatmap_to_unit, unit_to_heatmap
 
 GRAPH_FORMAT = "sa-tracker-landmarks-onnx/1"
 OPSET = 17
 INPUT_NAME = "crops"
-OUTPUT_NAMES = ("points", "confidence", "face_score", "heatmaps")
-
-
-class LandmarkGraph(nn.Module):
-    """(B, S, S, 3) uint8 RGB crops -> points (B, N, 2) in crop pixels, confidence (B, N), face score (B,),
-    heatmaps (B, N, H, W)."""
-
-    def __init__(self, model: LandmarkModel, options: GraphOptions = GraphOptions()) -> None:
-        super().__init__()
-        config = model.config
-        network = model.hourglass.eval()
-        self.hourglass = FirstStacks(network, options.num_stacks) if options.num_stacks else network
-        self.ghcu = model.ghcu.eval() if options.ghcu and model.ghcu is not None else None
-        self.face_check = model.face_check.eval() if model.face_check is not None else None
-        self.flip_test = options.flip_test
-        self.heatmap_size = config.heatmap_size
-        self.heatmap_stride = config.heatmap_stride
-        offsets = model.point_offsets if model.point_offsets is not None else torch.zeros(config.num_points, 2)
-        self.register_buffer("point_offsets", torch.as_tensor(offsets, dtype=torch.float32) * config.input_size)
-        self.register_buffer("flip_index", torch.as_tensor(flip_permutation(config.num_points)))
-
-    def forward(self, crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        x = (crops.permute(0, 3, 1, 2).float() / 255.0 - PIXEL_MEAN) / PIXEL_STD
-        heatmaps = self.hourglass(x)[-1]
-        if self.flip_test:
-            mirrored = self.hourglass(torch.flip(x, dims=[3]))[-1]
-            heatmaps = (heatmaps + torch.flip(mirrored, dims=[3])[:, self.flip_index]) / 2
-        points, confidence = decode(heatmaps, MODULATION_SIGMA)
-        face_score = self.face_check.probability(heatmaps) if self.face_check is not None else confidence.mean(dim=1)
-        if self.ghcu is not None:
-            points = unit_to_heatmap(self.ghcu(heatmaps, heatmap_to_unit(points, self.heatmap_size)), self.heatmap_size)
-        points = heatmap_to_input(points, self.heatmap_stride) - self.point_offsets
-        return points, confidence, face_score, heatmaps
 
 
 def graph_metadata(model: LandmarkModel, options: GraphOptions) -> dict[str, str]:
@@ -76,7 +37,7 @@ def graph_metadata(model: LandmarkModel, options: GraphOptions) -> dict[str, str
         "heatmap_stride": str(config.heatmap_stride),
         "face_score": "face check p(face)" if face_check else "mean heatmap peak",
         "ghcu": "yes" if options.ghcu and model.ghcu is not None else "no",
-        "face_threshold": str(model.face_check.config.threshold if face_check else MIN_MEAN_PEAK),
+        "face_threshold": str(face_threshold(model)),
         "options": json.dumps(asdict(options)),
         "provenance": json.dumps(model.meta, default=str),
     }
@@ -91,9 +52,8 @@ def export_landmark_graph(model: LandmarkModel, path: Path, options: GraphOption
     example = torch.zeros(1, size, size, 3, dtype=torch.uint8)
     batch_axis = {0: "batch"}
     path = Path(path)
-    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
+    with atomic_write(path) as partial:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer notices
             torch.onnx.export(
@@ -106,7 +66,4 @@ def export_landmark_graph(model: LandmarkModel, path: Path, options: GraphOption
             entry = proto.metadata_props.add()
             entry.key, entry.value = key, value
         onnx.save(proto, str(partial))
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
     return path

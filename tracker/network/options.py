@@ -11,3 +11,4 @@ class GraphOptions:
     ghcu: bool = True
     flip_test: bool = False
     num_stacks: int | None = None  # only the first stacks of the hourglass; None: all
+    dark_decoding: bool = True  # DARK's smoothing before the sub-pixel step (tracker.network.codec.modulate); off: the plain step

@@ -18,7 +18,6 @@ import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Literal
 
 import cv2
 import numpy as np
@@ -29,13 +28,13 @@ from tracker.errors import InputError
 from tracker.geometry import FaceCrop, crop_from_points, levelled_crop
 from tracker.network.crop_predictor import CropPredictor
 from tracker.pose import HeadPose, PoseConfig, PoseEstimator
+from tracker.results import Face, Source
 from tracker.tracking.smoothing import LandmarkSmoother, PoseSmoother, PoseSmoothingConfig, SmoothingConfig
 from tracker.timing import NULL_TIMER, StageTimer
 from tracker.defaults import MAX_FACES, REDETECT_EVERY, SEARCH_EVERY
 
 log = logging.getLogger(__name__)
 
-Source = Literal["detected", "tracked"]
 NEVER = 1 << 30  # frames since the last detection, before the first one
 THUMBNAIL_SIZE = (32, 18)  # (w, h) of the picture summary used to spot cuts
 
@@ -78,21 +77,6 @@ class TrackerConfig:
         for name in ("redetect_every", "search_every", "max_faces"):
             if getattr(self, name) < 1:
                 raise InputError(f"{name} must be at least 1, got {getattr(self, name)}")
-
-
-@dataclass
-class FaceResult:
-    face_id: int
-    points: np.ndarray  # (N, 2) image pixels, smoothed if smoothing is on
-    confidence: np.ndarray  # (N,)
-    source: Source
-    face_score: float = float("nan")  # p(face) from the face check (mean heatmap peak without one)
-    pose: HeadPose | None = None  # smoothed if smoothing is on; None when off or not fitted
-    raw_pose: HeadPose | None = None  # fitted to the network's unsmoothed points
-
-    @property
-    def face_confidence(self) -> float:
-        return float(self.confidence.mean())
 
 
 @dataclass
@@ -207,7 +191,7 @@ class FaceTracker:
             self._idle_wait, self._idle_gap = self._idle_gap, min(2 * self._idle_gap, cfg.search_every)
         return due
 
-    def seed(self, image: np.ndarray, crop: FaceCrop) -> list[FaceResult]:
+    def seed(self, image: np.ndarray, crop: FaceCrop) -> list[Face]:
         """Start a track from a given crop (e.g. a ground-truth box) instead of a detection."""
         self.frame_index += 1
         self._frame_size = (image.shape[1], image.shape[0])
@@ -224,7 +208,7 @@ class FaceTracker:
         self.next_id += 1
         return track
 
-    def step(self, image: np.ndarray) -> list[FaceResult]:
+    def step(self, image: np.ndarray) -> list[Face]:
         cfg = self.config
         self.frame_index += 1
         self._frame_size = (image.shape[1], image.shape[0])
@@ -255,7 +239,7 @@ class FaceTracker:
             points[n_tracks:], conf[n_tracks:], score[n_tracks:] = again.points, again.confidence, again.face_score
         threshold = self.face_threshold
         keep = threshold * cfg.keep_score_ratio
-        results: list[FaceResult] = []
+        results: list[Face] = []
         survivors: list[Track] = []
         for i, track in enumerate(self.tracks):
             if score[i] < keep:
@@ -275,7 +259,7 @@ class FaceTracker:
         alive = {t.face_id for t in self.tracks}
         return [r for r in results if r.face_id in alive]
 
-    def _result(self, track: Track, source: Source) -> FaceResult:
+    def _result(self, track: Track, source: Source) -> Face:
         with self.timer.stage("smoothing"):
             smoothed = track.smoother(track.points, track.confidence) if self.config.smoothing else track.points
         raw_pose = pose = None
@@ -289,7 +273,7 @@ class FaceTracker:
                     pose = track.pose_smoother(raw_pose)
                 else:
                     pose = raw_pose
-        return FaceResult(track.face_id, smoothed, track.confidence, source, track.face_score, pose, raw_pose)
+        return Face(smoothed, track.confidence, track.face_id, track.face_score, source, pose, raw_pose)
 
     @property
     def face_threshold(self) -> float:

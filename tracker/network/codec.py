@@ -1,4 +1,9 @@
-"""Gaussian heatmap targets, sub-pixel decoding and per-landmark confidence.
+"""The network's codec: crops in, heatmaps out, and the rules that read them.
+
+Input normalisation, Gaussian heatmap targets, sub-pixel decoding with per-landmark confidence, the
+heatmap <-> input-pixel and heatmap <-> unit (GHCU) mappings and the face threshold. Training,
+the per-crop computation (``tracker.network.computation``) and evaluation all use these, so they
+agree by construction.
 
 Heatmap coordinates are 0-based with integers at heatmap-pixel centres. Heatmap pixel ``j`` covers
 input pixels ``[stride*j - 0.5, stride*(j+1) - 0.5]``, so its centre is input pixel
@@ -8,14 +13,50 @@ from __future__ import annotations
 
 import math
 
+from typing import TYPE_CHECKING
+
+import numpy as np
 import torch
 import torch.nn.functional as F
+
+if TYPE_CHECKING:
+    from tracker.models import LandmarkModel
+
+# Network input normalisation: RGB / 255, then (x - PIXEL_MEAN) / PIXEL_STD.
+PIXEL_MEAN = 0.5
+PIXEL_STD = 0.25
+MIN_MEAN_PEAK = 0.35  # for weights without a face check: a crop whose mean heatmap peak is lower is not a face
 
 LOG_FLOOR = 1e-10  # keeps log() finite where a heatmap is (near) zero
 MAX_SUBPIXEL_SHIFT = 1.0  # a Taylor step further than one pixel means the quadratic model broke down
 # Width of the Gaussian that ``modulate`` smooths with: the training targets' (1 heatmap pixel in every
 # preset); its effect is measured in docs/accuracy.md.
 MODULATION_SIGMA = 1.0
+
+
+def normalise(crops: torch.Tensor) -> torch.Tensor:
+    """(B, S, S, 3) uint8 RGB crops -> the network's float input (B, 3, S, S)."""
+    return (crops.permute(0, 3, 1, 2).float() / 255.0 - PIXEL_MEAN) / PIXEL_STD
+
+
+def to_network_input(crops: np.ndarray | torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
+    """``normalise`` on ``device``, channels-last (the memory format the convolutions run fastest in)."""
+    x = normalise(torch.as_tensor(crops).to(device, non_blocking=True))
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+def face_threshold(model: LandmarkModel) -> float:
+    """The face score below which a crop is not a face: the face check's own, else the mean-peak rule."""
+    return model.face_check.config.threshold if model.face_check is not None else MIN_MEAN_PEAK
+
+
+def heatmap_to_unit(points: torch.Tensor, size: int) -> torch.Tensor:
+    """Heatmap pixels -> GHCU's normalised coordinates (0..1 across the map)."""
+    return (points + 0.5) / size
+
+
+def unit_to_heatmap(points: torch.Tensor, size: int) -> torch.Tensor:
+    return points * size - 0.5
 
 
 def render_gaussians(points: torch.Tensor, size: int, sigma: float) -> torch.Tensor:
