@@ -336,3 +336,28 @@ def test_the_api_refuses_a_detection_interval_of_zero():
 
     with pytest.raises(InputError, match="redetect_every must be at least 1"):
         TrackerConfig(redetect_every=0)
+
+
+@pytest.mark.parametrize("failing, method", [("overlay", "close"), ("overlay", "add"), ("json", "close")])
+def test_a_failed_output_costs_only_itself(tmp_path, blank_video, tiny_weights, monkeypatch, failing, method):
+    """An output that fails while writing or at its close (here the overlay's muxer, or the JSON's disk)
+    is left out with one error line and exit status 1; the others are finished and complete."""
+    target = {"overlay": "tracker.io.overlay.OverlayOutput", "json": "tracker.io.outputs.JsonOutput"}[failing]
+
+    def refuse(*args, **kwargs):
+        raise av.error.ArgumentError(22, "Invalid argument") if failing == "overlay" else OSError(28, "No space left on device")
+
+    monkeypatch.setattr(f"{target}.{method}", refuse)
+    paths = {"--out": tmp_path / "o.mp4", "--csv": tmp_path / "o.csv", "--json": tmp_path / "o.json", "--pts-dir": tmp_path / "pts"}
+    result = run_cli("run", blank_video, *(v for pair in paths.items() for v in pair), "--weights", tiny_weights, "--quiet")
+    assert result.exit_code == 1, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and f"the {failing} output" in errors[0] and "Traceback" not in result.output
+    written = {"overlay": paths["--out"], "json": paths["--json"]}
+    assert not written[failing].exists()
+    assert len(list(csv.DictReader(paths["--csv"].open()))) == 6  # every frame, whole
+    if failing != "json":
+        assert len(json.loads(paths["--json"].read_text())["frames"]) == 6
+    if failing != "overlay":
+        assert count_frames(paths["--out"])[0] == 6
+    assert (paths["--pts-dir"] / "annot").is_dir() and not leftovers(tmp_path)

@@ -292,6 +292,17 @@ def _pilot_mixed_half() -> TrainConfig:
     return replace(_pilot("pilot-mixed-half"), w300_share=MIXED_W300_SHARE)
 
 
+ANNEAL_SA = StageConfig(epochs=10, lr=2e-5, lr_final=0.0, batch_size=16, schedule="cosine")
+ANNEAL_GHCU = StageConfig(epochs=20, lr=1e-3, lr_final=0.0, batch_size=32, schedule="cosine")
+
+
+def _compact_anneal() -> TrainConfig:
+    """``pilot-128`` with SA and the GHCU after it: the shipped network warm-started from its weights
+    (``--init-weights``), annealed to zero on a cosine, then 10 SA and 20 GHCU epochs, each on a cosine
+    to zero."""
+    return replace(_pilot("compact-anneal"), sa=ANNEAL_SA, ghcu=ANNEAL_GHCU)
+
+
 MIXED_LONG_EPOCHS = 150  # 300-W train + AFLW_MERLRAV trainset (11,064 faces): about 230 s an epoch on 2 cores
 
 
@@ -300,12 +311,7 @@ def _compact_mixed_long() -> TrainConfig:
     AFLW_MERLRAV training faces (``--merlrav-root``): the cosine schedule of the pilots over a long run,
     then SA on the mixed set and the GHCU."""
     base = _pilot("compact-mixed-long")
-    return replace(
-        base,
-        baseline=replace(base.baseline, epochs=MIXED_LONG_EPOCHS),
-        sa=StageConfig(epochs=10, lr=2e-5, lr_final=0.0, batch_size=16, schedule="cosine"),
-        ghcu=StageConfig(epochs=20, lr=1e-3, lr_final=0.0, batch_size=32, schedule="cosine"),
-    )
+    return replace(base, baseline=replace(base.baseline, epochs=MIXED_LONG_EPOCHS), sa=ANNEAL_SA, ghcu=ANNEAL_GHCU)
 
 
 def _tiny() -> TrainConfig:
@@ -327,7 +333,7 @@ PRESETS = {
     "compact-long": _compact_long, "compact-long-coord": _compact_long_coord, "compact-long-tune": _compact_long_tune,
     "pilot-128": lambda: _pilot("pilot-128"), "pilot-160": lambda: _pilot("pilot-160", input_size=160),
     "pilot-3stack": lambda: _pilot("pilot-3stack", num_stacks=3), "compact-mixed-long": _compact_mixed_long,
-    "pilot-mixed-half": _pilot_mixed_half,
+    "pilot-mixed-half": _pilot_mixed_half, "compact-anneal": _compact_anneal,
     "tiny": _tiny,
 }
 

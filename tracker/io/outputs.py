@@ -85,6 +85,8 @@ class FrameRecord:
     time: float
     faces: Sequence[Face]
     status: str | None = None  # None: faces (or no_face); UNREADABLE for an undecodable frame
+    image: np.ndarray | None = None  # the decoded frame, for the overlay (None: undecodable)
+    pts: int | None = None  # its presentation timestamp in the source's time base
 
 
 class CsvOutput:

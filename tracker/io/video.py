@@ -23,6 +23,8 @@ from tracker.defaults import X264_PRESET  # noqa: F401  (re-exported: the encode
 log = logging.getLogger(__name__)
 
 DEFAULT_RATE = Fraction(30)  # when a stream declares no frame rate at all
+# What writing a file can raise (a full disk, a codec or muxer that refuses the data), as opposed to a bug
+WRITE_ERRORS: tuple[type[Exception], ...] = (OSError, av.error.FFmpegError)
 H264_CRF = 20  # x264 constant rate factor: visually near-lossless for overlays
 STREAMABLE = {"movflags": "+faststart"}  # MP4/MOV index at the front: players stream from the start
 ISO_MEDIA_SUFFIXES = (".mp4", ".m4v", ".mov")

@@ -15,9 +15,11 @@ import numpy as np
 
 from tracker.defaults import DEFAULT_DETECTOR
 from tracker.detection import create_detector
-from tracker.io.draw import DrawConfig, draw_faces
+from tracker.io.draw import DrawConfig
+from tracker.io.overlay import OverlayOutput
 from tracker.io.outputs import UNREADABLE, CsvOutput, FrameRecord, JsonOutput, PtsDirOutput, check_distinct_outputs, check_output_path
-from tracker.io.video import X264_PRESET, Frame, VideoReader, VideoWriter
+from tracker.errors import OutputError, TrackerError
+from tracker.io.video import WRITE_ERRORS, X264_PRESET, VideoReader
 from tracker.jobs.concurrency import InOrderWorker, ReadAhead
 from tracker.network.factory import PredictorConfig, build_predictor
 from tracker.timing import NULL_TIMER, StageTimer, timed
@@ -25,6 +27,8 @@ from tracker.results import Face
 from tracker.tracking.face_tracker import FaceTracker, TrackerConfig
 
 log = logging.getLogger(__name__)
+OVERLAY = "overlay"
+OUTPUT_FAILURES = (TrackerError, *WRITE_ERRORS)  # an output's own failure, which costs only that output
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,56 @@ class Sink(Protocol):
     def add(self, record: FrameRecord) -> None: ...
     def close(self) -> None: ...
     def abort(self) -> None: ...
+
+
+@dataclass
+class RunSinks:
+    """A run's outputs by name, each finished on its own: one that fails (while writing or at its close)
+    is aborted and left out, the others go on and are moved into place, and ``close`` then raises one
+    ``OutputError`` naming what failed. A stop or a tracking error aborts them all (``abort``)."""
+
+    timer: StageTimer = NULL_TIMER  # the per-frame files' time, as stage "outputs" (the overlay times its own)
+    sinks: dict[str, Sink] = field(default_factory=dict)
+    failed: dict[str, BaseException] = field(default_factory=dict)
+
+    def add(self, record: FrameRecord) -> None:
+        for name, sink in list(self.sinks.items()):
+            try:
+                with nullcontext() if name == OVERLAY else self.timer.stage("outputs"):
+                    sink.add(record)
+            except OUTPUT_FAILURES as err:  # this output only: the others still get every frame
+                self._drop(name, err)
+
+    def close(self) -> None:
+        for name, sink in list(self.sinks.items()):
+            try:
+                sink.close()
+            except OUTPUT_FAILURES as err:
+                self._drop(name, err)
+            else:
+                del self.sinks[name]
+        if self.failed:
+            detail = "; ".join(f"{name}: {_first_line(err)}" for name, err in self.failed.items())
+            raise OutputError(f"could not write the {' and '.join(self.failed)} output ({detail}); the others are complete")
+
+    def abort(self) -> None:
+        for sink in self.sinks.values():
+            sink.abort()
+        self.sinks.clear()
+
+    def _drop(self, name: str, err: BaseException) -> None:
+        log.warning("the %s output failed and is left out: %s", name, _first_line(err))
+        self.failed[name] = err
+        sink = self.sinks.pop(name)
+        try:
+            sink.abort()
+        except OUTPUT_FAILURES:  # its partial file may already be gone; nothing more to clean
+            pass
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def build_tracker(config: PipelineConfig, timer: StageTimer = NULL_TIMER) -> FaceTracker:
@@ -136,40 +190,23 @@ def _run(
     progress: Callable[[int, int | None], None] | None, timer: StageTimer, tracker_or_build: FrameTracker | TrackerBuild,
 ) -> RunSummary:
     summary = RunSummary()
-    sinks: list[Sink] = []
-    writer: VideoWriter | None = None
-    worker: InOrderWorker[tuple[Frame, list[Face]]] | None = None
+    outs = RunSinks(timer)
+    worker: InOrderWorker[FrameRecord] | None = None
     info = reader.info
     try:
         if outputs.csv:
-            sinks.append(CsvOutput(outputs.csv))
+            outs.sinks["csv"] = CsvOutput(outputs.csv)
         if outputs.json:
             header = {"video": str(source), "width": info.width, "height": info.height, "fps": float(info.rate)}
-            sinks.append(JsonOutput(outputs.json, header))
+            outs.sinks["json"] = JsonOutput(outputs.json, header)
         if outputs.pts_dir:
-            sinks.append(PtsDirOutput(outputs.pts_dir))
+            outs.sinks["pts"] = PtsDirOutput(outputs.pts_dir)
         if outputs.overlay:
-            writer = VideoWriter(outputs.overlay, info, reader, preset=config.x264_preset)
-        last_overlay: list[np.ndarray] = []
-
-        def emit(item: tuple[Frame, list[Face]]) -> None:
-            frame, faces = item
-            with timer.stage("outputs"):
-                record = FrameRecord(frame.index, frame.time, faces, UNREADABLE if frame.image is None else None)
-                for sink in sinks:
-                    sink.add(record)
-            if writer is None:
-                return
-            if frame.image is not None:
-                with timer.stage("draw"):
-                    last_overlay[:] = [draw_faces(frame.image, faces, config.draw)]
-            if last_overlay:  # an unreadable frame repeats the previous one, keeping timing
-                with timer.stage("encode"):
-                    writer.write(last_overlay[0], frame.pts)
+            outs.sinks[OVERLAY] = OverlayOutput(outputs.overlay, info, reader, source, config.draw, config.x264_preset, timer)
 
         start = time.perf_counter()
         if config.threads:
-            worker = InOrderWorker(emit)
+            worker = InOrderWorker(outs.add)
         frames = timed(reader, timer, "decode")
         with ReadAhead(frames) if config.threads else nullcontext(frames) as decoded:
             tracker = tracker_or_build.get() if isinstance(tracker_or_build, TrackerBuild) else tracker_or_build
@@ -179,24 +216,19 @@ def _run(
                 summary.unreadable += frame.image is None
                 summary.frames_with_faces += bool(faces)
                 summary.faces += len(faces)
-                (worker.submit if worker is not None else emit)((frame, faces))
+                status = UNREADABLE if frame.image is None else None
+                record = FrameRecord(frame.index, frame.time, faces, status, frame.image, frame.pts)
+                (worker.submit if worker is not None else outs.add)(record)
                 if progress is not None:
                     progress(summary.frames, info.frame_count)
         if worker is not None:
             worker.finish()
-        if writer is not None:
-            with timer.stage("encode"):
-                writer.close(source)
-        for sink in sinks:
-            sink.close()
+        outs.close()  # each output on its own; raises naming any that failed, once the others are in place
         summary.seconds = time.perf_counter() - start
     except BaseException:
         if worker is not None:
             worker.cancel()
-        if writer is not None:
-            writer.abort()
-        for sink in sinks:
-            sink.abort()
+        outs.abort()
         raise
     if summary.unreadable:
         log.warning("%d frame(s) could not be decoded; recorded as '%s'", summary.unreadable, UNREADABLE)
