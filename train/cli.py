@@ -84,7 +84,7 @@ def run(
     data: Annotated[Dataset, typer.Option(help="dataset protocol")] = Dataset.w300,
     root: Annotated[Path, typer.Option(help="dataset root (300-W folders, AFLW images, 300-VW videos)")] = Path("data/300W"),
     run_dir: Annotated[Path, typer.Option(help="run directory: config, log, checkpoints, plots, weights")] = Path("runs/compact"),
-    preset_name: Annotated[str, typer.Option("--preset", help="paper | compact | compact64 | compact-s2 | compact-tune | compact-long | compact-long-coord | compact-long-tune | pilot-128 | pilot-160 | pilot-3stack | pilot-mixed-half | compact-anneal | compact-mixed-long | tiny")] = "compact",
+    preset_name: Annotated[str, typer.Option("--preset", help="paper | compact | compact64 | compact-s2 | compact-tune | compact-long | compact-long-coord | compact-long-tune | pilot-128 | pilot-160 | pilot-3stack | pilot-mixed-half | compact-anneal | compact-anneal-mixed | compact-mixed-long | tiny")] = "compact",
     stages: Annotated[str, typer.Option(help="comma-separated subset of baseline,sa,ghcu")] = ",".join(STAGES),
     device: DeviceOpt = DEFAULT_DEVICE,
     mat: Annotated[Path | None, typer.Option(help="AFLWinfo_release.mat (AFLW)")] = None,

@@ -303,6 +303,12 @@ def _compact_anneal() -> TrainConfig:
     return replace(_pilot("compact-anneal"), sa=ANNEAL_SA, ghcu=ANNEAL_GHCU)
 
 
+def _compact_anneal_mixed() -> TrainConfig:
+    """``compact-anneal`` on 300-W train and the AFLW_MERLRAV training faces (``--merlrav-root``), half
+    of each epoch 300-W's (``pilot-mixed-half``'s sampling)."""
+    return replace(_compact_anneal(), preset="compact-anneal-mixed", w300_share=MIXED_W300_SHARE)
+
+
 MIXED_LONG_EPOCHS = 150  # 300-W train + AFLW_MERLRAV trainset (11,064 faces): about 230 s an epoch on 2 cores
 
 
@@ -334,6 +340,7 @@ PRESETS = {
     "pilot-128": lambda: _pilot("pilot-128"), "pilot-160": lambda: _pilot("pilot-160", input_size=160),
     "pilot-3stack": lambda: _pilot("pilot-3stack", num_stacks=3), "compact-mixed-long": _compact_mixed_long,
     "pilot-mixed-half": _pilot_mixed_half, "compact-anneal": _compact_anneal,
+    "compact-anneal-mixed": _compact_anneal_mixed,
     "tiny": _tiny,
 }
 
