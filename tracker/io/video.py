@@ -6,11 +6,12 @@ timestamps so variable frame rate survives the round trip.
 """
 from __future__ import annotations
 
+import heapq
 import io
 import logging
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -28,6 +29,8 @@ WRITE_ERRORS: tuple[type[Exception], ...] = (OSError, av.error.FFmpegError)
 H264_CRF = 20  # x264 constant rate factor: visually near-lossless for overlays
 STREAMABLE = {"movflags": "+faststart"}  # MP4/MOV index at the front: players stream from the start
 ISO_MEDIA_SUFFIXES = (".mp4", ".m4v", ".mov")
+# The standard layout for a channel count, for audio whose header names none (PCM in AVI, many cameras)
+DEFAULT_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 AUDIO_FALLBACK_CODEC = "aac"  # what audio the output container cannot hold as it is becomes (MP4, MOV, MKV take it)
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 # The fastest preset by default: the same CRF keeps the visual quality, files are bigger (README,
@@ -162,6 +165,52 @@ def _time(pts: int | None, tb: float, index: int, rate: float) -> float:
     return float(pts * tb) if pts is not None and tb else index / rate
 
 
+@dataclass(frozen=True)
+class AudioPlan:
+    reencode: bool  # False: the source's packets are copied
+    rate: int
+    layout: str | None
+
+
+def _seconds(packet: av.Packet) -> float:
+    stamp = packet.dts if packet.dts is not None else packet.pts
+    return float(stamp * packet.time_base) if stamp is not None and packet.time_base else 0.0
+
+
+def _copied(src: av.container.InputContainer, stream: av.audio.stream.AudioStream, end: float | None) -> Iterator[tuple[float, av.Packet]]:
+    for packet in src.demux(stream):
+        if packet.dts is None:
+            continue
+        if end is not None and packet.pts is not None and float(packet.pts * packet.time_base) >= end:
+            return
+        yield _seconds(packet), packet
+
+
+def _reencoded(
+    src: av.container.InputContainer, stream: av.audio.stream.AudioStream, out: av.audio.stream.AudioStream, end: float | None,
+) -> Iterator[tuple[float, av.Packet]]:
+    """The source's audio decoded, converted to ``out``'s format, layout and rate, and encoded."""
+    resampler = av.AudioResampler(format=out.format.name, layout=out.layout.name, rate=out.rate)
+    for frame in src.decode(stream):
+        if end is not None and frame.time is not None and frame.time >= end:
+            break
+        frame.pts = None  # the encoder counts samples from the start
+        for converted in resampler.resample(frame):
+            yield from ((_seconds(p), p) for p in out.encode(converted))
+    for converted in resampler.resample(None):
+        yield from ((_seconds(p), p) for p in out.encode(converted))
+    yield from ((_seconds(p), p) for p in out.encode())
+
+
+def audio_layout(audio: av.audio.stream.AudioStream) -> str | None:
+    """The stream's channel layout by name, or the standard one for its channel count where the header
+    names none (FFmpeg then calls it "N channels"); None for a count without a standard layout."""
+    name = audio.codec_context.layout.name
+    if name and not name.endswith("channels"):
+        return name
+    return DEFAULT_LAYOUTS.get(audio.codec_context.channels)
+
+
 def _short(err: BaseException) -> str:
     return str(err).splitlines()[0][:160] if str(err) else type(err).__name__
 
@@ -197,17 +246,19 @@ class VideoWriter:
         self.stream.time_base = info.time_base
         self.stream.codec_context.time_base = info.time_base  # frame pts are in the source's time base
         self.stream.options = {"crf": str(crf), "preset": preset}
-        self.audio_in = source.audio if source is not None else None
-        self.audio_out, self.audio_reencoded = self._audio_stream(self.audio_in)
+        self.options = options
+        self.audio = self._audio_plan(source.audio if source is not None else None)
+        self.time_base = info.time_base
         self._last_pts: int | None = None
         self._count = 0
 
-    def _audio_stream(self, audio: av.audio.stream.AudioStream | None) -> tuple[av.audio.stream.AudioStream | None, bool]:
-        """The output's audio stream and whether it is re-encoded: the source's packets copied where
-        this container holds their codec, else re-encoded to ``AUDIO_FALLBACK_CODEC``, else none (with
-        a warning). Decided here, before any tracking, by writing a header into a scratch container."""
+    def _audio_plan(self, audio: av.audio.stream.AudioStream | None) -> AudioPlan | None:
+        """How the source's audio goes into the overlay: its packets copied where this container holds
+        their codec, else re-encoded to ``AUDIO_FALLBACK_CODEC``, else none (with a warning). Decided
+        here, before any tracking, by writing a header into a scratch container; ``close`` still
+        finishes the overlay silent where the sound fails after all."""
         if audio is None:
-            return None, False
+            return None
         fmt = self.container.format.name
 
         def holds(add: Callable[[av.container.OutputContainer], object]) -> bool:
@@ -219,15 +270,15 @@ class VideoWriter:
             except (av.error.FFmpegError, ValueError):
                 return False
 
-        rate, layout = audio.codec_context.sample_rate, audio.codec_context.layout.name
+        rate, layout = audio.codec_context.sample_rate, audio_layout(audio)
         if holds(lambda c: c.add_stream_from_template(audio)):
-            return self.container.add_stream_from_template(audio), False
-        if rate and holds(lambda c: c.add_stream(AUDIO_FALLBACK_CODEC, rate=rate, layout=layout)):
+            return AudioPlan(reencode=False, rate=rate, layout=layout)
+        if rate and layout and holds(lambda c: c.add_stream(AUDIO_FALLBACK_CODEC, rate=rate, layout=layout)):
             log.warning("%s audio cannot go into %s as it is: re-encoded to %s", audio.codec_context.name, self.path.name,
                         AUDIO_FALLBACK_CODEC)
-            return self.container.add_stream(AUDIO_FALLBACK_CODEC, rate=rate, layout=layout), True
+            return AudioPlan(reencode=True, rate=rate, layout=layout)
         log.warning("%s audio cannot go into %s: the overlay has no sound", audio.codec_context.name, self.path.name)
-        return None, False
+        return None
 
     def write(self, image: np.ndarray, pts: int | None = None) -> None:
         h, w = image.shape[:2]
@@ -242,35 +293,60 @@ class VideoWriter:
             self.container.mux(packet)
         self._count += 1
 
-    def copy_audio(self, source_path: Path) -> None:
-        """Remux the source's audio packets, or decode and re-encode them where the codec had to change."""
-        if self.audio_out is None:
-            return
-        with av.open(str(source_path)) as src:
-            stream = src.streams.audio[0]  # the stream VideoReader takes
-            if self.audio_reencoded:
-                for frame in src.decode(stream):
-                    frame.pts = None  # the encoder counts samples from the start
-                    for packet in self.audio_out.encode(frame):
-                        self.container.mux(packet)
-                for packet in self.audio_out.encode():
-                    self.container.mux(packet)
-                return
-            for packet in src.demux(stream):
-                if packet.dts is None:
-                    continue
-                packet.stream = self.audio_out
-                self.container.mux(packet)
+    def _video_end(self) -> float | None:
+        """The time just after the last frame written, in seconds (None before any)."""
+        if self._last_pts is None:
+            return None
+        return float((self._last_pts + 1) * self.time_base)
 
     def close(self, source_path: Path | None = None) -> int:
-        """Flush, copy audio, and move the finished file into place; returns frames written."""
+        """Flush, add the source's sound, and move the finished file into place; returns frames written.
+
+        The frames are written without sound; ``close`` then remuxes them with the source's audio into a
+        second partial (packets interleaved by time, audio past the last frame left out). Sound is best
+        effort: where it fails, the silent overlay is kept and one warning says so."""
         for packet in self.stream.encode():
             self.container.mux(packet)
-        if source_path is not None:
-            self.copy_audio(source_path)
         self.container.close()
+        if self.audio is not None and source_path is not None:
+            self._add_sound(source_path, self.audio)
         commit(self.tmp, self.path)
         return self._count
+
+    def _add_sound(self, source_path: Path, plan: AudioPlan) -> None:
+        """Remux the silent partial with the source's audio as ``plan`` says; copied packets the muxer
+        refuses after all are re-encoded instead; where that fails too, the partial stays silent."""
+        sound = self.tmp.with_name(f"{self.tmp.stem}.sound{self.tmp.suffix}")
+        try:
+            self._remux_with_audio(source_path, sound, plan)
+            commit(sound, self.tmp)
+            return
+        except WRITE_ERRORS as err:
+            discard(sound)
+            error = err
+        if not plan.reencode and plan.rate and plan.layout:
+            log.warning("the source's audio cannot be copied into %s (%s): re-encoded to %s", self.path.name, _short(error),
+                        AUDIO_FALLBACK_CODEC)
+            return self._add_sound(source_path, replace(plan, reencode=True))
+        log.warning("the source's audio could not be written (%s): %s has no sound", _short(error), self.path.name)
+
+    def _remux_with_audio(self, source_path: Path, sound: Path, plan: AudioPlan) -> None:
+        fmt = self.container.format.name
+        end = self._video_end()
+        with av.open(str(self.tmp)) as silent, av.open(str(source_path)) as src, \
+                av.open(str(sound), mode="w", format=fmt, options=self.options) as out:
+            video_in, audio_in = silent.streams.video[0], src.streams.audio[0]  # the audio stream VideoReader takes
+            video_out = out.add_stream_from_template(video_in)
+            if plan.reencode:
+                audio_out = out.add_stream(AUDIO_FALLBACK_CODEC, rate=plan.rate, layout=plan.layout)
+                audio = _reencoded(src, audio_in, audio_out, end)
+            else:
+                audio_out = out.add_stream_from_template(audio_in)
+                audio = _copied(src, audio_in, end)
+            video = ((_seconds(p), p) for p in silent.demux(video_in) if p.dts is not None)
+            for _, packet in heapq.merge(video, audio, key=lambda item: item[0]):
+                packet.stream = video_out if packet.stream is video_in else audio_out
+                out.mux(packet)
 
     def abort(self) -> None:
         try:

@@ -112,8 +112,7 @@ class RunSinks:
         self.sinks.clear()
 
     def _drop(self, name: str, err: BaseException) -> None:
-        log.warning("the %s output failed and is left out: %s", name, _first_line(err))
-        self.failed[name] = err
+        self.failed[name] = err  # reported once, by close
         sink = self.sinks.pop(name)
         try:
             sink.abort()
