@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import tracker
+from tracker.errors import InputError
 from tracker.geometry import levelled_crop
 from tests.conftest import synthetic_face, write_video
 
@@ -115,3 +116,11 @@ def test_video_tracker_writes_files_for_one_video_and_for_many(tmp_path, tiny_we
         assert [r.status for r in video.write_many([tmp_path / "a.mp4"], tmp_path / "out")] == ["skipped"]
         frames_shown, fps = video.show(clip, headless=True)
     assert frames_shown == 4 and fps > 0
+
+
+def test_a_box_outside_the_image_is_a_one_line_error_and_one_at_its_edge_works(tiny_weights):
+    image = np.zeros((100, 120, 3), np.uint8)
+    with tracker.Landmarker(weights=tiny_weights, device="cpu") as landmarker:
+        with pytest.raises(InputError, match="outside the 120x100 image"):
+            landmarker.landmarks(image, boxes=[(500, 500, 600, 600)])
+        assert len(landmarker.landmarks(image, boxes=[(-20, -20, 50, 50)])) == 1

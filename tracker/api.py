@@ -58,6 +58,15 @@ def _rgb(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image[..., :3])
 
 
+def _inside(box: Box, shape: tuple[int, ...]) -> Box:
+    """``box`` if it overlaps the image (a face at the edge may reach beyond it), else an ``InputError``."""
+    x0, y0, x1, y1 = box
+    height, width = shape[:2]
+    if x1 <= 0 or y1 <= 0 or x0 >= width or y0 >= height:
+        raise InputError(f"face box {box} lies outside the {width}x{height} image")
+    return box
+
+
 def box_to_crop(box: Box) -> FaceCrop:
     """A network crop around a user's face box, of any detector's style: the square of the box's
     larger side x ``CROP_SCALE``, centred on it (the second pass then frames the face exactly)."""
@@ -133,7 +142,7 @@ class Landmarker(_TrackerOwner):
             # a still is a search with nothing tracked: exhaustive, since every face is checked below
             crops = [self.detector.calibration.crop(d) for d in self.detector.detect(image, exhaustive=True)]
         else:
-            crops = [box_to_crop(tuple(map(float, b))) for b in boxes]
+            crops = [box_to_crop(_inside(tuple(map(float, b)), image.shape)) for b in boxes]
         out = self.predictor.predict_scored([image] * len(crops), crops, norm=self.norm)
         size = (image.shape[1], image.shape[0])
         faces = [Face(p, c, face_score=float(s), pose=self.pose_estimator.estimate(p, size, c))

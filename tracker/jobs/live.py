@@ -18,10 +18,22 @@ QUIT_KEYS = (ord("q"), 27)
 FPS_SMOOTHING = 0.9
 
 
-def camera_frames(index: int) -> Iterator[Frame]:
-    capture = cv2.VideoCapture(index)
+def open_camera(index: int) -> cv2.VideoCapture:
+    """The camera at ``index``, or a one-line ``VideoError``; OpenCV's own multi-line reports of a
+    missing device are silenced while it looks."""
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        capture = cv2.VideoCapture(index)
+    finally:
+        cv2.utils.logging.setLogLevel(level)
     if not capture.isOpened():
         raise VideoError(f"no camera at index {index}")
+    return capture
+
+
+def camera_frames(index: int) -> Iterator[Frame]:
+    capture = open_camera(index)
     try:
         i = 0
         start = time.perf_counter()
