@@ -115,6 +115,30 @@ def eval_merlrav(
             write_json(json, result)
 
 
+class BoxRule(str, Enum):
+    detector = "detector"
+    ground_truth = "ground-truth"
+
+
+@app.command("images")
+def eval_images(
+    root: Annotated[Path, typer.Argument(help="a folder of images with 300-W .pts files beside them (-1 -1: unlabelled)")],
+    boxes: Annotated[BoxRule, typer.Option(help="detector: the product's own detector, as Landmarker finds faces | ground-truth: the canonical crop of the annotation")] = BoxRule.detector,
+    weights: WeightsOpt = None, ghcu: GhcuOpt = True, device: DeviceOpt = DEFAULT_DEVICE, json: JsonOpt = None,
+    detector: Annotated[str, typer.Option(help="face detector plugin (with --boxes detector)")] = DEFAULT_DETECTOR,
+) -> None:
+    """Any folder of annotated stills, as a user meets it: inter-pupil and inter-ocular NME, AUC, failure
+    rates and the faces found (with --boxes detector a face no detection overlaps is a failure)."""
+    from tracker.eval.protocols import evaluate_images
+    from tracker.eval.report import format_table, write_json
+
+    with user_errors((ImportError,)):
+        result = evaluate_images(root, boxes.value, weights, ghcu, device, detector)
+        typer.echo(format_table({f"{root.name} ({boxes.value} boxes)": result}, ("n_faces", "n_found", *COLUMNS[1:])))
+        if json:
+            write_json(json, result)
+
+
 class AflwSubset(str, Enum):
     full = "full"
     frontal = "frontal"

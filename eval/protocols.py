@@ -47,6 +47,48 @@ def evaluate_300w(
     return result, errors, load.describe_missing()
 
 
+BOX_RULES = ("detector", "ground-truth")
+
+
+def evaluate_images(
+    root: Path, boxes: str, weights: Path | None, ghcu: bool, device: str, detector: str = DEFAULT_DETECTOR,
+) -> dict[str, Any]:
+    """Any folder of image + ``.pts`` pairs. ``ground-truth``: the protocol box (the canonical crop of
+    the annotation), as ``evaluate_300w``. ``detector``: the product's own still path
+    (``tracker.Landmarker``: an exhaustive detector search, the face check, the levelled second pass),
+    scoring the found face whose landmark box overlaps the annotation's best; a face that no kept
+    detection overlaps is a failure (counted in the failure rates, left out of the means)."""
+    from tracker.api import Landmarker
+    from tracker.datasets import load_face_image
+    from tracker.datasets.folder import load_folder
+    from tracker.detection.base import iou
+
+    if boxes not in BOX_RULES:
+        raise ValueError(f"boxes is one of {BOX_RULES}, not {boxes!r}")
+    faces = load_folder(root)
+    gt = np.stack([f.points for f in faces])
+    if boxes == "ground-truth":
+        predictions = predict_faces(make_predictor(weights, ghcu, device), faces)
+    else:
+        predictions = np.full(gt.shape, np.inf)
+        with Landmarker(weights, device, detector, network=GraphOptions(ghcu=ghcu)) as landmarker:
+            for i, face in enumerate(faces):
+                truth = labelled_box(gt[i : i + 1])[0]
+                found = landmarker.landmarks(load_face_image(face))
+                overlaps = [iou(f.box, tuple(truth)) for f in found]
+                if overlaps and max(overlaps) > 0:
+                    predictions[i] = found[int(np.argmax(overlaps))].points
+    visible = np.isfinite(gt).all(axis=-1)
+    errors = {"nme_ip": nme(predictions, gt, "inter_pupil", visible=visible),
+              "nme_io": nme(predictions, gt, "inter_ocular", visible=visible)}
+    missed = ~np.isfinite(predictions).all(axis=(1, 2))
+    for values in errors.values():
+        values[missed] = np.inf
+    result = {"protocol": "images", "root": str(root), "boxes": boxes, **summarise(errors, "nme_ip")}
+    result["n_found"] = result["n_faces"] - result["n_missed"]
+    return result
+
+
 YAW_BANDS = ((0.0, 30.0), (30.0, 60.0), (60.0, 90.0))  # |yaw| in degrees, as 3DDFA-style AFLW tables band it
 
 
