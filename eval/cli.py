@@ -42,7 +42,8 @@ def eval_300w(
     """NME (inter-pupil and inter-ocular), AUC, failure rate and the mean signed error in x and y (% of the
     inter-pupil distance); box = canonical crop of the ground truth."""
     from tracker.eval.protocols import evaluate_300w, make_predictor
-    from tracker.eval.report import format_table, plot_ced, write_json
+    from tracker.eval.report import plot_ced, write_json
+    from tracker.tables import format_table
 
     with user_errors((ImportError,)):
         predictor = make_predictor(weights, ghcu, device, flip_test, stacks)
@@ -72,7 +73,8 @@ def eval_decoder_floor(
     (argmax): the floor no network on that grid can go under."""
     from tracker.datasets import w300
     from tracker.eval.decoder_floor import DECODERS, decoded_ground_truth
-    from tracker.eval.report import format_table, write_json
+    from tracker.eval.report import write_json
+    from tracker.tables import format_table
     from tracker.eval.still import still_errors
     from tracker.network.weights_registry import load_model
 
@@ -105,7 +107,8 @@ def eval_merlrav(
     box size sqrt(w*h), inter-ocular NME where both outer eye corners are labelled, the mean signed error
     (x, y; % of the box size), overall and by |yaw| band."""
     from tracker.eval.protocols import evaluate_merlrav, make_predictor
-    from tracker.eval.report import format_table, write_json
+    from tracker.eval.report import write_json
+    from tracker.tables import format_table
 
     with user_errors((ImportError,)):
         result = evaluate_merlrav(root, split.value, make_predictor(weights, ghcu, device))
@@ -130,7 +133,8 @@ def eval_images(
     """Any folder of annotated stills, as a user meets it: inter-pupil and inter-ocular NME, AUC, failure
     rates and the faces found (with --boxes detector a face no detection overlaps is a failure)."""
     from tracker.eval.protocols import evaluate_images
-    from tracker.eval.report import format_table, write_json
+    from tracker.eval.report import write_json
+    from tracker.tables import format_table
 
     with user_errors((ImportError,)):
         result = evaluate_images(root, boxes.value, weights, ghcu, device, detector)
@@ -153,8 +157,10 @@ def eval_aflw(
 ) -> None:
     """Face-size NME (sqrt(w*h) of the AFLW box) over visible points; needs 19-point weights."""
     from tracker.eval.protocols import make_predictor
-    from tracker.eval.report import format_table, summarise, write_json
-    from tracker.eval.still import predict_faces, still_errors
+    from tracker.eval.report import summarise, write_json
+    from tracker.tables import format_table
+    from tracker.eval.still import still_errors
+    from tracker.network.still_faces import predict_faces
     from tracker.datasets import aflw
 
     with user_errors((ImportError,)):
@@ -214,7 +220,8 @@ def ablation(
     """The paper's Table 9 layout: HG / HG+SA / HG+GHCU / HG+SA+GHCU (+Norm: the last, predicting again
     on the levelled crop) on one 300-W subset."""
     from tracker.eval.protocols import evaluate_300w, make_predictor
-    from tracker.eval.report import format_table, write_json
+    from tracker.eval.report import write_json
+    from tracker.tables import format_table
 
     rows: dict[str, dict[str, Any]] = {}
     with user_errors((ImportError,)):
@@ -282,7 +289,8 @@ def pose_cmd(
     from tracker.detection import create_detector
     from tracker.eval.pose import convention_figure, pose_on_video, roll_on_sequences, time_pose, yaw_on_stills
     from tracker.eval.protocols import make_predictor
-    from tracker.eval.report import format_table, write_json
+    from tracker.eval.report import write_json
+    from tracker.tables import format_table
     from tracker.timing import StageTimer
     from tracker.tracking.face_tracker import FaceTracker, TrackerConfig
 
@@ -328,7 +336,8 @@ def steadiness_cmd(
     """Frame-to-frame jitter (% of inter-ocular distance) with the face's own motion factored out."""
     import numpy as np
     from tracker.eval.protocols import make_predictor
-    from tracker.eval.report import format_table, write_json
+    from tracker.eval.report import write_json
+    from tracker.tables import format_table
     from tracker.detection import create_detector
     from tracker.tracking.face_tracker import FaceTracker, TrackerConfig
     from tracker.eval.steadiness import video_jitter
@@ -388,7 +397,8 @@ def detection(
 
     from tracker.eval.detection import CHECKED, CheckedSearch, run_benchmark
     from tracker.eval.protocols import make_predictor
-    from tracker.eval.report import format_table, write_json
+    from tracker.eval.report import write_json
+    from tracker.tables import format_table
     from tracker.datasets import w300
     from tracker.detection import FaceDetector, create_detector
     from tracker.io.video import VideoReader
@@ -431,7 +441,8 @@ def crowd(
 ) -> None:
     """Many 40-150 px faces moving over a 1920x1080 scene: share of frames each face is tracked, id changes."""
     from tracker.eval.crowd import CrowdSpec, crowd_report
-    from tracker.eval.report import format_table, write_json
+    from tracker.eval.report import write_json
+    from tracker.tables import format_table
     from tracker.datasets import w300
     from tracker.jobs.pipeline import PipelineConfig, build_tracker
     from tracker.network.factory import PredictorConfig
@@ -454,7 +465,8 @@ def compare(
     upsample: Annotated[int, typer.Option(help="dlib HOG detector upsampling (its example uses 1)")] = 1,
 ) -> None:
     """This tracker vs dlib's 68-point predictor on the same faces, sequences and video, in one run."""
-    from tracker.eval.report import format_table, write_json
+    from tracker.eval.report import write_json
+    from tracker.tables import format_table
     from tracker.eval.compare import run_comparison
 
     with user_errors((ImportError,)):
@@ -475,7 +487,8 @@ def speed(
     dlib: Annotated[bool, typer.Option("--dlib/--no-dlib", help="time dlib's per-frame pipeline beside ours")] = True,
 ) -> None:
     """End-to-end frames/s of `tracker run` (decode to encode) and ms per stage, with dlib in the same run."""
-    from tracker.eval.report import format_table, write_json
+    from tracker.eval.report import write_json
+    from tracker.tables import format_table
     from tracker.eval.speed import STAGES, run_speed_benchmark
 
     with user_errors((ImportError,)):

@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 
 from tracker.errors import InputError
-from tracker.eval.metrics import nme
+from tracker.metrics import nme
 from tracker.eval.peers import DlibPeer
 from tracker.eval.steadiness import video_jitter
-from tracker.eval.still import predict_faces
+from tracker.network.still_faces import predict_faces
 from tracker.datasets.vw300 import find_sequences
 from tracker.detection import create_detector
 from tracker.geometry import crop_from_points

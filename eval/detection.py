@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from tracker.datasets import FaceSample, load_image_rgb
+from tracker.datasets.face_free import STRIP_KINDS, face_box, strip, texture
 from tracker.detection import Detection, FaceDetector
 from tracker.geometry import FaceCrop, apply_affine, levelled_crop
 from tracker.detection.base import iou
@@ -36,12 +37,6 @@ CHECKED = "+check"  # a detector name with this suffix: its exhaustive search fi
 CONTEXT = 0.95  # pasted region radius / landmark box side: the face, hair and some neck
 FEATHER = 0.2  # fraction of the pasted radius over which the face blends into the background
 BACKGROUND_CLEARANCE = 1.0  # face-free bands start this many landmark-box sides from the face centre
-STRIP_KINDS = ("hair", "left ear", "right ear", "neck")
-# strips span from STRIP_REACH[0] to STRIP_REACH[1] landmark-box sides off the face: wider ones catch
-# other people's faces in group pictures, which are not face-free
-STRIP_REACH = (0.1, 0.4)
-NOSE_TIP = 30  # 68-point markup index
-MAX_NOSE_OFFSET = 0.1  # ear strips only beside faces whose nose tip is this close to the jaw's middle (fraction of its width)
 
 
 @dataclass(frozen=True)
@@ -90,69 +85,15 @@ def _cover(image: np.ndarray, size: tuple[int, int] = CANVAS) -> np.ndarray:
     return np.ascontiguousarray(scaled[y0 : y0 + h, x0 : x0 + w])
 
 
-def texture(rng: np.random.Generator, size: tuple[int, int] = CANVAS) -> np.ndarray:
-    """A face-free picture: a muted base colour with smooth noise at a random scale, a light gradient
-    and a few flat shapes (walls, furniture, signs)."""
-    w, h = size
-    cells = int(rng.integers(3, 60))
-    base = rng.uniform(40, 210, 3).astype(np.float32)
-    noise = rng.normal(0, rng.uniform(8, 45), (cells, max(2, cells * w // h), 1)).astype(np.float32)
-    noise = cv2.resize(noise, (w, h), interpolation=cv2.INTER_CUBIC)[..., None] * rng.uniform(0.7, 1.3, 3).astype(np.float32)
-    ramp = np.linspace(0, rng.uniform(-60, 60), w, dtype=np.float32)[None, :, None]
-    image = np.clip(base + noise + ramp, 0, 255).astype(np.uint8)
-    for _ in range(int(rng.integers(1, 6))):
-        colour = tuple(int(c) for c in np.clip(base + rng.normal(0, 50, 3), 0, 255))
-        x, y = int(rng.integers(0, w)), int(rng.integers(0, h))
-        if rng.random() < 0.5:
-            cv2.rectangle(image, (x, y), (x + int(rng.integers(10, 200)), y + int(rng.integers(10, 200))), colour, -1)
-        else:
-            cv2.ellipse(image, (x, y), (int(rng.integers(5, 100)), int(rng.integers(5, 100))), float(rng.uniform(0, 180)), 0, 360, colour, -1)
-    return image
-
-
-def _face_box(face: FaceSample) -> tuple[np.ndarray, float]:
-    lo, hi = face.points.min(axis=0), face.points.max(axis=0)
-    return (lo + hi) / 2, float(max(hi - lo))
-
-
 def background_region(image: np.ndarray, face: FaceSample) -> np.ndarray | None:
     """The largest band of ``image`` at least ``BACKGROUND_CLEARANCE`` box sides from the annotated face centre."""
-    centre, side = _face_box(face)
+    centre, side = face_box(face)
     h, w = image.shape[:2]
     x0, y0 = int(max(0, centre[0] - BACKGROUND_CLEARANCE * side)), int(max(0, centre[1] - BACKGROUND_CLEARANCE * side))
     x1, y1 = int(min(w, centre[0] + BACKGROUND_CLEARANCE * side)), int(min(h, centre[1] + BACKGROUND_CLEARANCE * side))
     bands = [image[:, :x0], image[:, x1:], image[:y0, :], image[y1:, :]]
     bands = [b for b in bands if min(b.shape[:2]) >= 64]
     return max(bands, key=lambda b: b.size) if bands else None
-
-
-def _frontal(face: FaceSample) -> bool:
-    """The nose tip sits near the middle of the jaw line's width: the face is not turned much."""
-    left, right = face.points[:17, 0].min(), face.points[:17, 0].max()
-    return abs((face.points[NOSE_TIP, 0] - left) / max(right - left, 1e-6) - 0.5) < MAX_NOSE_OFFSET
-
-
-def strip(image: np.ndarray, face: FaceSample, kind: str) -> np.ndarray | None:
-    """A face-sized region beside the face: hair above the brows, an ear beside the jaw, the neck below."""
-    centre, side = _face_box(face)
-    cx, cy = centre
-    if kind.endswith("ear") and not _frontal(face):
-        return None  # beside a turned face lies its far cheek, eye or nose: not face-free
-    top, bottom = face.points[17:27, 1].min(), face.points[:17, 1].max()
-    left, right = face.points[:17, 0].min(), face.points[:17, 0].max()
-    near, far = STRIP_REACH
-    regions = {  # each reaches from just off the face to ``far`` box sides out: the subject's own head and neck
-        "hair": (cx - 0.6 * side, top - far * side, cx + 0.6 * side, top - near * side),
-        "left ear": (left - far * side, cy - 0.5 * side, left - near * side, cy + 0.5 * side),
-        "right ear": (right + near * side, cy - 0.5 * side, right + far * side, cy + 0.5 * side),
-        "neck": (cx - 0.6 * side, bottom + near * side, cx + 0.6 * side, bottom + far * side),
-    }
-    x0, y0, x1, y1 = (int(round(v)) for v in regions[kind])
-    h, w = image.shape[:2]
-    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
-    if x1 - x0 < 0.25 * side or y1 - y0 < 0.25 * side:
-        return None  # mostly outside the picture
-    return image[y0:y1, x0:x1]
 
 
 def blend_face(canvas: np.ndarray, image: np.ndarray, matrix: np.ndarray, centre: np.ndarray, radius: float) -> None:
@@ -175,7 +116,7 @@ def blend_face(canvas: np.ndarray, image: np.ndarray, matrix: np.ndarray, centre
 
 def face_matrix(face: FaceSample, width: float, roll: float, target: np.ndarray) -> np.ndarray:
     """The similarity that rolls ``face`` by ``roll`` degrees, scales its landmark box to ``width`` and centres it on ``target``."""
-    centre, side = _face_box(face)
+    centre, side = face_box(face)
     matrix = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), roll, width / side)
     matrix[:, 2] += target - centre
     return matrix

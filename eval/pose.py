@@ -13,7 +13,7 @@ import numpy as np
 
 from tracker.datasets import mirror_face, w300
 from tracker.datasets.vw300 import find_sequences
-from tracker.eval.still import predict_face_batches
+from tracker.network.still_faces import predict_face_batches
 from tracker.eval.video import best_match
 from tracker.io.draw import AXIS_COLOURS, draw_pose_axes
 from tracker.io.video import VideoReader

@@ -7,9 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from tracker.eval.metrics import box_size, labelled_box, nme, signed_error_per_point
-from tracker.eval.report import format_table, summarise
-from tracker.eval.still import predict_faces, still_errors
+from tracker.metrics import box_size, labelled_box, nme, signed_error_per_point
+from tracker.eval.report import summarise
+from tracker.tables import format_table
+from tracker.eval.still import still_errors
+from tracker.network.still_faces import predict_faces
 from tracker.defaults import DEFAULT_DETECTOR
 from tracker.detection import create_detector
 from tracker.network.factory import PredictorConfig, build_predictor

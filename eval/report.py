@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from tracker.io.atomic import atomic_write
-from tracker.eval.metrics import auc, ced, failure_rate
+from tracker.metrics import auc, ced, failure_rate
 
 THRESHOLDS = (0.08, 0.10)
 
@@ -31,23 +31,6 @@ def summarise(errors: Mapping[str, np.ndarray], primary: str, count_key: str = "
         out[f"fr_{t:.2f}"] = failure_rate(primary_errors, t) * 100 if primary_errors.size else None
     out["primary_metric"] = primary
     return out
-
-
-def format_table(rows: Mapping[str, Mapping[str, Any]], columns: tuple[str, ...]) -> str:
-    """A plain text table: one row per name, one column per key, numbers with 2 decimals."""
-    header = ["", *columns]
-    body = [[name, *(_cell(r.get(c)) for c in columns)] for name, r in rows.items()]
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *body)]
-    lines = ["  ".join(str(x).rjust(w) for x, w in zip(line, widths)) for line in [header, *body]]
-    return "\n".join(lines)
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.2f}"
-    return str(value)
 
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:

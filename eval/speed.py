@@ -21,24 +21,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from tracker.detection import HaarDetector, HaarSettings, register_detector
 from tracker.io.video import VideoReader
 from tracker.jobs.pipeline import FrameTracker, PipelineConfig, RunOutputs, run_video
-from tracker.models import StackedHourglass
-from tracker.models.hourglass import HourglassConfig
-from tracker.network.codec import to_network_input
 from tracker.network.crop_predictor import CropPredictor
 from tracker.network.devices import resolve_device_name
 from tracker.network.factory import PredictorConfig, build_predictor
+from tracker.network.timing import NETWORK_CALLS_PER_ROUND, NETWORK_ROUNDS, time_interleaved
 from tracker.timing import StageTimer
 from tracker.tracking.face_tracker import TrackerConfig
 
 STAGES = ("decode", "detect", "search", "crop", "network", "landmarks", "smoothing", "pose", "draw", "encode", "outputs")
 UNOPTIMISED_DETECTOR = "haar-every-angle"
-NETWORK_ROUNDS = 10
-NETWORK_CALLS_PER_ROUND = 10
 
 
 @dataclass
@@ -139,40 +134,6 @@ def time_network(
     size = predictors["onnxruntime float"].input_size
     crop = np.random.default_rng(0).integers(0, 255, (1, size, size, 3), dtype=np.uint8)
     return time_interleaved({name: partial(p.predict_batch, crop) for name, p in predictors.items()}, rounds, calls)
-
-
-def time_architectures(
-    configs: dict[str, HourglassConfig], rounds: int = NETWORK_ROUNDS, calls: int = NETWORK_CALLS_PER_ROUND,
-) -> dict[str, float]:
-    """Like ``time_network`` for untrained architectures, the hourglass alone on PyTorch (random weights):
-    ms per face, interleaved."""
-    networks = {}
-    for name, config in configs.items():
-        torch.manual_seed(0)
-        network = StackedHourglass(config).eval().to(memory_format=torch.channels_last)
-        size = config.input_size
-        image = to_network_input(np.random.default_rng(0).integers(0, 255, (1, size, size, 3), dtype=np.uint8))
-        networks[name] = partial(network, image)
-    return time_interleaved(networks, rounds, calls)
-
-
-def time_interleaved(calls: dict[Any, Callable[[], Any]], rounds: int, per_round: int) -> dict[Any, float]:
-    """Median ms per call of each function, one PyTorch thread, rounds interleaved."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    times: dict = {k: [] for k in calls}
-    try:
-        with torch.inference_mode():
-            for _ in range(rounds):
-                for name, call in calls.items():
-                    call()  # warm
-                    start = time.perf_counter()
-                    for _ in range(per_round):
-                        call()
-                    times[name].append(1e3 * (time.perf_counter() - start) / per_round)
-    finally:
-        torch.set_num_threads(threads)
-    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def time_processes(video: Path, repeats: int, weights: Path | None = None) -> dict[str, dict[str, Any]]:

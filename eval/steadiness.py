@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tracker.eval.metrics import inter_ocular
+from tracker.metrics import inter_ocular
 
 
 def similarity_align(source: np.ndarray, target: np.ndarray) -> np.ndarray:

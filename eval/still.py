@@ -6,33 +6,13 @@ mapped with the same relation a square landmark box has to its canonical crop.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from tracker.eval.metrics import nme, signed_error
-from tracker.datasets import FaceSample, load_face_image, protocol_crop
+from tracker.datasets import FaceSample
 from tracker.markup import NUM_POINTS
-from tracker.network.crop_predictor import CropPredictor, FacePredictions
-
-BATCH = 32
-
-
-def predict_face_batches(
-    predictor: CropPredictor, faces: Sequence[FaceSample], norm: bool = False,
-) -> Iterator[tuple[list[np.ndarray], FacePredictions]]:
-    """Each batch's images and predictions (points in image pixels, confidences, face scores) from the
-    protocol's crops; ``norm``: second pass on the levelled crop."""
-    for start in range(0, len(faces), BATCH):
-        chunk = faces[start : start + BATCH]
-        images = [load_face_image(f) for f in chunk]
-        yield images, predictor.predict_scored(images, [protocol_crop(f) for f in chunk], norm)
-
-
-def predict_faces(predictor: CropPredictor, faces: Sequence[FaceSample], norm: bool = False) -> np.ndarray:
-    """(F, N, 2) predictions in image pixels, batched over faces; ``norm``: second pass on the levelled crop."""
-    return np.concatenate([out.points for _, out in predict_face_batches(predictor, faces, norm)])
-
+from tracker.metrics import nme, signed_error
 
 def still_errors(pred: np.ndarray, faces: Sequence[FaceSample], with_box: bool = False) -> dict[str, np.ndarray]:
     """Per-face errors by normaliser: NME (``nme_*``) and, for 68 points, the signed error in x and y

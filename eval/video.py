@@ -17,7 +17,7 @@ from typing import Literal
 
 import numpy as np
 
-from tracker.eval.metrics import NO_JAW, nme
+from tracker.metrics import NO_JAW, nme
 from tracker.datasets.vw300 import Sequence
 from tracker.geometry import crop_from_points
 from tracker.results import Face

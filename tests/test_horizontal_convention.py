@@ -8,7 +8,7 @@ import torch
 from tests.conftest import make_model, synthetic_face, write_w300_folder
 from tracker.datasets import load_face_image, mirror_face
 from tracker.datasets.w300 import load_split
-from tracker.eval.metrics import inter_pupil, signed_error
+from tracker.metrics import inter_pupil, signed_error
 from tracker.geometry import crop_from_points, from_crop
 from tracker.markup import flip_points
 from tracker.models import load_weights, save_weights

@@ -8,7 +8,7 @@ import torch
 
 from tests.conftest import synthetic_face
 from tracker.datasets import dataset_of, merlrav, mirror_face, protocol_crop
-from tracker.eval.metrics import labelled_box, nme
+from tracker.metrics import labelled_box, nme
 from tracker.io.pts import format_pts
 from tracker.network.codec import render_gaussians
 from tracker.train.losses import coordinate_loss, heatmap_loss, labelled_points

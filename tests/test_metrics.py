@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tracker.eval.metrics import NO_JAW, auc, box_size, ced, failure_rate, inter_ocular, inter_pupil, nme
+from tracker.metrics import NO_JAW, auc, box_size, ced, failure_rate, inter_ocular, inter_pupil, nme
 
 
 def face(scale: float = 1.0) -> np.ndarray:

@@ -200,7 +200,8 @@ def test_aflw_style_validation_scores_as_eval_does(tmp_path):
     """Faces with a dataset box and hidden points: the training validation is the eval protocol's
     number (box-framed crops, box-size NME over visible points, faces with none left out)."""
     from tracker.datasets import FaceSample
-    from tracker.eval.still import predict_faces, still_errors
+    from tracker.eval.still import still_errors
+    from tracker.network.still_faces import predict_faces
     from tracker.models import LandmarkModel
     from tracker.network.options import GraphOptions
     from tracker.network.predictor import LandmarkPredictor

@@ -203,8 +203,8 @@ def network_cost(
     rounds: Annotated[int, typer.Option(help="interleaved timing rounds")] = 10,
 ) -> None:
     """Milliseconds per face of each preset's hourglass (random weights, PyTorch float), one thread."""
-    from tracker.eval.report import format_table
-    from tracker.eval.speed import time_architectures
+    from tracker.tables import format_table
+    from tracker.network.timing import time_architectures
     from tracker.models import StackedHourglass
     from tracker.train.config import preset as make_preset
 
@@ -235,7 +235,7 @@ def train_speed(
     times arithmetic, not learning."""
     import torch
 
-    from tracker.eval.report import format_table
+    from tracker.tables import format_table
     from tracker.train.config import preset as make_preset
     from tracker.train.precision import bf16_native
     from tracker.train.throughput import ARITHMETICS, COMPILED, training_throughput

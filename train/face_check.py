@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from tracker.eval.detection import STRIP_KINDS, strip, texture
+from tracker.datasets.face_free import STRIP_KINDS, strip, texture
 from tracker.datasets import FaceSample, load_image_rgb
 from tracker.geometry import FaceCrop, levelled_crop, warp_image
 from tracker.models import FaceCheck, FaceCheckConfig

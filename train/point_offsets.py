@@ -13,7 +13,7 @@ from dataclasses import replace
 import numpy as np
 
 from tracker.datasets import FaceSample, protocol_crop
-from tracker.eval.still import predict_faces
+from tracker.network.still_faces import predict_faces
 from tracker.geometry import to_crop
 from tracker.models import LandmarkModel
 from tracker.network.predictor import LandmarkPredictor
@@ -41,7 +41,7 @@ def measure_on_crops(model: LandmarkModel, crops: np.ndarray, annotated: np.ndar
 
 
 def measure_on_faces(model: LandmarkModel, faces: Sequence[FaceSample], device: str = "cpu") -> np.ndarray:
-    """Point offsets of ``model`` on still faces, framed as the still protocols frame them (``tracker.eval.still``)."""
+    """Point offsets of ``model`` on still faces, framed as the still protocols frame them (``tracker.network.still_faces``)."""
     predictor = LandmarkPredictor(replace(model, point_offsets=None), device)
     size = model.config.input_size
     image_points = predict_faces(predictor, faces)

@@ -19,7 +19,7 @@ from torch.utils.data.distributed import DistributedSampler
 
 from tracker.io.atomic import atomic_write
 from tracker.errors import InputError
-from tracker.eval.metrics import labelled_box, nme
+from tracker.metrics import labelled_box, nme
 from tracker.datasets import W300, FaceSample, dataset_of
 from tracker.geometry import FaceCrop, apply_affine, from_crop, to_crop, warp_image
 from tracker.network.codec import (
