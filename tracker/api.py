@@ -113,7 +113,8 @@ class Landmarker(_TrackerOwner):
     Without boxes the detector finds the faces, searching each image afresh and exhaustively (as the
     tracker searches while it tracks nothing), and detections whose face score is under
     ``min_face_score`` (default: the model's threshold) are dropped as non-faces. ``network`` holds the
-    per-crop computation's options (``GraphOptions``: GHCU, flip test, stacks); ``pose_config`` gives the camera's intrinsics for the head pose (default: from the image size).
+    per-crop computation's options (``GraphOptions``: GHCU, flip test, stacks); ``pose_config`` gives
+    the camera's intrinsics for the head pose (default: from the image size).
     """
 
     def __init__(
