@@ -118,15 +118,10 @@ def eval_merlrav(
             write_json(json, result)
 
 
-class BoxRule(str, Enum):
-    detector = "detector"
-    ground_truth = "ground-truth"
-
-
 @app.command("images")
 def eval_images(
     root: Annotated[Path, typer.Argument(help="a folder of images with 300-W .pts files beside them (-1 -1: unlabelled)")],
-    boxes: Annotated[BoxRule, typer.Option(help="detector: the product's own detector, as Landmarker finds faces | ground-truth: the canonical crop of the annotation")] = BoxRule.detector,
+    boxes: Annotated[str, typer.Option(help="detector: the product's own detector, as Landmarker finds faces | ground-truth: the canonical crop of the annotation")] = "detector",
     weights: WeightsOpt = None, ghcu: GhcuOpt = True, device: DeviceOpt = DEFAULT_DEVICE, json: JsonOpt = None,
     detector: Annotated[str, typer.Option(help="face detector plugin (with --boxes detector)")] = DEFAULT_DETECTOR,
 ) -> None:
@@ -137,8 +132,8 @@ def eval_images(
     from tracker.tables import format_table
 
     with user_errors((ImportError,)):
-        result = evaluate_images(root, boxes.value, weights, ghcu, device, detector)
-        typer.echo(format_table({f"{root.name} ({boxes.value} boxes)": result}, ("n_faces", "n_found", *COLUMNS[1:])))
+        result = evaluate_images(root, boxes, weights, ghcu, device, detector)
+        typer.echo(format_table({f"{root.name} ({boxes} boxes)": result}, ("n_faces", "n_found", *COLUMNS[1:])))
         if json:
             write_json(json, result)
 

@@ -13,6 +13,7 @@ from tracker.tables import format_table
 from tracker.eval.still import still_errors
 from tracker.network.still_faces import predict_faces
 from tracker.defaults import DEFAULT_DETECTOR
+from tracker.errors import InputError
 from tracker.detection import create_detector
 from tracker.network.factory import PredictorConfig, build_predictor
 from tracker.network.options import GraphOptions
@@ -66,7 +67,7 @@ def evaluate_images(
     from tracker.detection.base import iou
 
     if boxes not in BOX_RULES:
-        raise ValueError(f"boxes is one of {BOX_RULES}, not {boxes!r}")
+        raise InputError(f"--boxes is one of {', '.join(BOX_RULES)}, not {boxes!r}")
     faces = load_folder(root)
     gt = np.stack([f.points for f in faces])
     if boxes == "ground-truth":

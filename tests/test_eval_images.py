@@ -51,3 +51,9 @@ def test_ground_truth_boxes_score_every_face(tmp_path):
 def test_a_folder_without_pairs_is_a_one_line_error(tmp_path):
     result = CliRunner().invoke(app, ["images", str(tmp_path), "--device", "cpu"])
     assert result.exit_code == 1 and result.output.startswith("error: no image + .pts pairs")
+
+
+def test_an_unknown_box_rule_is_a_one_line_error(tmp_path):
+    folder, _ = _folder(tmp_path / "data")
+    result = CliRunner().invoke(app, ["images", str(folder), "--boxes", "guess", "--device", "cpu"])
+    assert result.exit_code == 1 and result.output.startswith("error: --boxes is one of detector, ground-truth")

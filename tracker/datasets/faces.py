@@ -1,14 +1,17 @@
 """A still annotated face and image loading shared by every dataset reader."""
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from tracker.errors import InputError
 from tracker.geometry import CROP_SCALE, FaceCrop, crop_from_points
-from tracker.markup import flip_permutation, flip_points
+from tracker.io.pts import read_labelled_pts
+from tracker.markup import NUM_POINTS, flip_permutation, flip_points
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
@@ -81,3 +84,17 @@ def find_image(pts_path: Path) -> Path | None:
             if candidate.is_file():
                 return candidate
     return None
+
+
+def labelled_pairs(pts_paths: Iterable[Path]) -> Iterator[tuple[Path, np.ndarray, np.ndarray]]:
+    """(image, points, labelled) for each ``.pts`` with an image of the same name beside it (others are
+    skipped): 0-based points with NaN where the file says ``-1 -1``, and which points carry a label. A
+    file with another point count than the markup's is an ``InputError``."""
+    for pts_path in pts_paths:
+        image = find_image(pts_path)
+        if image is None:
+            continue
+        points = read_labelled_pts(pts_path)
+        if len(points) != NUM_POINTS:
+            raise InputError(f"{pts_path} has {len(points)} points, not {NUM_POINTS}")
+        yield image, points, np.isfinite(points).all(axis=1)

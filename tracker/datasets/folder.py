@@ -3,13 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
-from tracker.datasets.faces import FaceSample, find_image
+from tracker.datasets.faces import FaceSample, labelled_pairs
 from tracker.errors import InputError
 from tracker.geometry import crop_from_points
-from tracker.io.pts import read_labelled_pts
-from tracker.markup import NUM_POINTS
 
 FOLDER_SUBSET = "images"
 
@@ -22,16 +18,9 @@ def load_folder(root: str | Path) -> list[FaceSample]:
     if not root.is_dir():
         raise InputError(f"not a folder: {root}")
     faces = []
-    for pts_path in sorted(root.rglob("*.pts")):
-        image = find_image(pts_path)
-        if image is None:
-            continue
-        points = read_labelled_pts(pts_path)
-        if len(points) != NUM_POINTS:
-            raise InputError(f"{pts_path} has {len(points)} points, not {NUM_POINTS}")
-        visible = np.isfinite(points).all(axis=1)
+    for image, points, visible in labelled_pairs(sorted(root.rglob("*.pts"))):
         if not visible.any():
-            raise InputError(f"{pts_path} has no labelled point")
+            raise InputError(f"{image.with_suffix('.pts')} has no labelled point")
         if visible.all():
             faces.append(FaceSample(image, points, FOLDER_SUBSET))
         else:

@@ -18,10 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tracker.datasets.faces import FaceSample, find_image
+from tracker.datasets.faces import FaceSample, labelled_pairs
 from tracker.errors import InputError
 from tracker.geometry import FaceCrop, crop_from_points
-from tracker.io.pts import read_labelled_pts
 from tracker.markup import NUM_POINTS
 
 SPLITS = {"train": "trainset", "test": "testset"}
@@ -80,14 +79,7 @@ def load(root: str | Path, split: str = "train") -> list[FaceSample]:
     if not folder.is_dir():
         raise FileNotFoundError(f"AFLW_MERLRAV folder not found: {folder}")
     faces = []
-    for pts_path in sorted(folder.glob("*.pts")):
-        image = find_image(pts_path)
-        if image is None:
-            continue
-        points = read_labelled_pts(pts_path)
-        if len(points) != NUM_POINTS:
-            raise InputError(f"{pts_path} has {len(points)} points, not {NUM_POINTS}")
-        visible = np.isfinite(points).all(axis=1)
+    for image, points, visible in labelled_pairs(sorted(folder.glob("*.pts"))):
         if visible.any():
             faces.append(FaceSample(image, points, subset_name(split), visible=visible, crop=image_crop(*_image_size(image))))
     if not faces:
