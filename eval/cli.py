@@ -124,6 +124,7 @@ def eval_images(
     boxes: Annotated[str, typer.Option(help="detector: the product's own detector, as Landmarker finds faces | ground-truth: the canonical crop of the annotation")] = "detector",
     weights: WeightsOpt = None, ghcu: GhcuOpt = True, device: DeviceOpt = DEFAULT_DEVICE, json: JsonOpt = None,
     detector: Annotated[str, typer.Option(help="face detector plugin (with --boxes detector)")] = DEFAULT_DETECTOR,
+    dlib: Annotated[bool, typer.Option("--dlib/--no-dlib", help="add dlib's 68-point model after its own detector, under the detector rule (pip install '.[peers]')")] = False,
 ) -> None:
     """Any folder of annotated stills, as a user meets it: inter-pupil and inter-ocular NME, AUC, failure
     rates and the faces found (with --boxes detector a face no detection overlaps is a failure)."""
@@ -132,8 +133,9 @@ def eval_images(
     from tracker.tables import format_table
 
     with user_errors((ImportError,)):
-        result = evaluate_images(root, boxes, weights, ghcu, device, detector)
-        typer.echo(format_table({f"{root.name} ({boxes} boxes)": result}, ("n_faces", "n_found", *COLUMNS[1:])))
+        result = evaluate_images(root, boxes, weights, ghcu, device, detector, dlib)
+        typer.echo(f"{root}: {boxes} boxes")
+        typer.echo(format_table(result["rows"], ("n_faces", "n_found", *COLUMNS[1:])))
         if json:
             write_json(json, result)
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,41 +56,60 @@ BOX_RULES = ("detector", "ground-truth")
 
 def evaluate_images(
     root: Path, boxes: str, weights: Path | None, ghcu: bool, device: str, detector: str = DEFAULT_DETECTOR,
+    dlib: bool = False,
 ) -> dict[str, Any]:
     """Any folder of image + ``.pts`` pairs. ``ground-truth``: the protocol box (the canonical crop of
     the annotation), as ``evaluate_300w``. ``detector``: the product's own still path
     (``tracker.Landmarker``: an exhaustive detector search, the face check, the levelled second pass),
     scoring the found face whose landmark box overlaps the annotation's best; a face that no kept
-    detection overlaps is a failure (counted in the failure rates, left out of the means)."""
+    detection overlaps is a failure (counted in the failure rates, left out of the means). ``dlib``
+    adds dlib's 68-point model after its own HOG detector under the detector rule. One row per method."""
     from tracker.api import Landmarker
-    from tracker.datasets import load_face_image
     from tracker.datasets.folder import load_folder
-    from tracker.detection.base import iou
 
     if boxes not in BOX_RULES:
         raise InputError(f"--boxes is one of {', '.join(BOX_RULES)}, not {boxes!r}")
     faces = load_folder(root)
     gt = np.stack([f.points for f in faces])
+    rows = {}
     if boxes == "ground-truth":
-        predictions = predict_faces(make_predictor(weights, ghcu, device), faces)
+        rows["sa-tracker"] = _image_row(predict_faces(make_predictor(weights, ghcu, device), faces), gt)
     else:
-        predictions = np.full(gt.shape, np.inf)
         with Landmarker(weights, device, detector, network=GraphOptions(ghcu=ghcu)) as landmarker:
-            for i, face in enumerate(faces):
-                truth = labelled_box(gt[i : i + 1])[0]
-                found = landmarker.landmarks(load_face_image(face))
-                overlaps = [iou(f.box, tuple(truth)) for f in found]
-                if overlaps and max(overlaps) > 0:
-                    predictions[i] = found[int(np.argmax(overlaps))].points
+            rows["sa-tracker"] = _image_row(_best_matches(faces, gt, lambda image: [f.points for f in landmarker.landmarks(image)]), gt)
+    if dlib:
+        from tracker.eval.peers import DlibPeer
+
+        rows["dlib (its own detector)"] = _image_row(_best_matches(faces, gt, DlibPeer().faces), gt)
+    return {"protocol": "images", "root": str(root), "boxes": boxes, "rows": rows}
+
+
+def _best_matches(faces: list, gt: np.ndarray, find: Callable[[np.ndarray], list[np.ndarray]]) -> np.ndarray:
+    """Each face's prediction: of the shapes ``find`` returns for its image, the one whose landmark box
+    overlaps the annotation's labelled box best; ``inf`` where none overlaps it."""
+    from tracker.datasets import load_face_image
+    from tracker.detection.base import iou
+
+    predictions = np.full(gt.shape, np.inf)
+    for i, face in enumerate(faces):
+        truth = tuple(labelled_box(gt[i : i + 1])[0])
+        found = find(load_face_image(face))
+        overlaps = [iou(tuple(labelled_box(points[None])[0]), truth) for points in found]
+        if overlaps and max(overlaps) > 0:
+            predictions[i] = found[int(np.argmax(overlaps))]
+    return predictions
+
+
+def _image_row(predictions: np.ndarray, gt: np.ndarray) -> dict[str, Any]:
     visible = np.isfinite(gt).all(axis=-1)
     errors = {"nme_ip": nme(predictions, gt, "inter_pupil", visible=visible),
               "nme_io": nme(predictions, gt, "inter_ocular", visible=visible)}
     missed = ~np.isfinite(predictions).all(axis=(1, 2))
     for values in errors.values():
         values[missed] = np.inf
-    result = {"protocol": "images", "root": str(root), "boxes": boxes, **summarise(errors, "nme_ip")}
-    result["n_found"] = result["n_faces"] - result["n_missed"]
-    return result
+    row = summarise(errors, "nme_ip")
+    row["n_found"] = row["n_faces"] - row["n_missed"]
+    return row
 
 
 YAW_BANDS = ((0.0, 30.0), (30.0, 60.0), (60.0, 90.0))  # |yaw| in degrees, as 3DDFA-style AFLW tables band it

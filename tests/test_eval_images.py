@@ -26,15 +26,15 @@ def _folder(tmp_path):
     return tmp_path, case
 
 
-def _run(folder, boxes, out):
-    result = CliRunner().invoke(app, ["images", str(folder), "--boxes", boxes, "--device", "cpu", "--json", str(out)])
+def _run(folder, boxes, out, *extra):
+    result = CliRunner().invoke(app, ["images", str(folder), "--boxes", boxes, "--device", "cpu", "--json", str(out), *extra])
     assert result.exit_code == 0, result.output
     return json.loads(out.read_text())
 
 
 def test_the_detector_finds_the_real_face_and_a_face_free_image_is_a_failure(tmp_path):
     folder, case = _folder(tmp_path / "data")
-    result = _run(folder, "detector", tmp_path / "d.json")
+    result = _run(folder, "detector", tmp_path / "d.json")["rows"]["sa-tracker"]
     assert result["n_faces"] == 2 and result["n_found"] == 1 and result["n_missed"] == 1
     inter_pupil = np.linalg.norm(case.points[36:42].mean(0) - case.points[42:48].mean(0))
     assert result["nme_ip"] < 100 * LEVELLED_PASS_PX / inter_pupil  # its own points, found again
@@ -43,7 +43,7 @@ def test_the_detector_finds_the_real_face_and_a_face_free_image_is_a_failure(tmp
 
 def test_ground_truth_boxes_score_every_face(tmp_path):
     folder, _ = _folder(tmp_path / "data")
-    result = _run(folder, "ground-truth", tmp_path / "g.json")
+    result = _run(folder, "ground-truth", tmp_path / "g.json")["rows"]["sa-tracker"]
     assert result["n_faces"] == result["n_found"] == 2
     assert result["nme_ip"] is not None
 
@@ -57,3 +57,11 @@ def test_an_unknown_box_rule_is_a_one_line_error(tmp_path):
     folder, _ = _folder(tmp_path / "data")
     result = CliRunner().invoke(app, ["images", str(folder), "--boxes", "guess", "--device", "cpu"])
     assert result.exit_code == 1 and result.output.startswith("error: --boxes is one of detector, ground-truth")
+
+
+def test_dlib_is_scored_under_the_same_detector_rule(tmp_path):
+    pytest.importorskip("dlib", reason="the dlib row needs the [peers] extra")
+    folder, _ = _folder(tmp_path / "data")
+    rows = _run(folder, "detector", tmp_path / "d.json", "--dlib")["rows"]
+    dlib = rows["dlib (its own detector)"]
+    assert dlib["n_faces"] == 2 and dlib["n_found"] == 1  # the portrait found, the blank wall not
