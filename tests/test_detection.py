@@ -101,3 +101,21 @@ def test_an_exhaustive_search_also_searches_a_dark_frame_where_the_upright_pass_
     assert detector.detect(dark, exhaustive=True) == [profile, faint]
     bright = np.full((360, 640, 3), 120, np.uint8)
     assert detector.detect(bright, exhaustive=True) == [profile]  # a lit frame has no equalised pass
+
+
+def test_a_face_filling_the_frame_is_found_inside_a_border():
+    """A face that touches the frame's edges slips MTCNN's proposals; the bordered retry finds it."""
+    from dataclasses import replace
+
+    from tests.golden import portrait
+    from tracker.detection.mtcnn import MtcnnDetector, MtcnnSettings
+
+    tight = np.ascontiguousarray(portrait()[140:320, 185:335])  # brow to chin, cheek to cheek
+    assert MtcnnDetector(replace(MtcnnSettings(), retry_border=0.0)).detect(tight) == []
+    found = MtcnnDetector().detect(tight)
+    assert len(found) == 1
+    from tests.golden import PORTRAIT_BOX
+    from tracker.detection.base import iou
+
+    x0, y0, x1, y1 = PORTRAIT_BOX
+    assert iou(found[0].box, (x0 - 185, y0 - 140, x1 - 185, y1 - 140)) > 0.5  # where the face is, in the frame's pixels
