@@ -24,6 +24,7 @@ CAMERA_FILES = {
     "mono_8_khz": (".avi", "mjpeg", "pcm_s16le", 8000, 1, VIDEO_SECONDS),
     "six_channel_aac": (".mp4", "libx264", "aac", 48000, 6, VIDEO_SECONDS),
     "audio_longer_than_video": (".mp4", "libx264", "aac", 44100, 2, 3 * VIDEO_SECONDS),
+    "audio_shorter_than_video": (".mkv", "libx264", "pcm_s16le", 48000, 2, VIDEO_SECONDS / 2),
 }
 
 

@@ -361,3 +361,18 @@ def test_a_failed_output_costs_only_itself(tmp_path, blank_video, tiny_weights, 
     if failing != "overlay":
         assert count_frames(paths["--out"])[0] == 6
     assert (paths["--pts-dir"] / "annot").is_dir() and not leftovers(tmp_path)
+
+
+def test_an_output_folder_that_cannot_be_written_is_one_line_before_any_work(tmp_path, blank_video, tiny_weights, monkeypatch):
+    """A read-only folder (tried for real on a read-only mount; root ignores permission bits, so the
+    test asks os.access as a read-only mount answers it)."""
+    import os
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: False if Path(path) == locked and mode == os.W_OK else real_access(path, mode))
+    for flag, name in [("--csv", "o.csv"), ("--out", "o.mp4"), ("--pts-dir", "pts")]:
+        result = run_cli("run", blank_video, flag, locked / name, "--weights", tiny_weights, "--quiet")
+        assert result.exit_code == 1 and result.output.strip() == f"error: output folder is not writable: {locked}", result.output
+    assert not list(locked.iterdir())

@@ -56,6 +56,8 @@ def check_output_path(path: Path | None) -> None:
         raise OutputError(f"output folder does not exist: {path.parent}")
     if path is not None and path.is_dir():
         raise OutputError(f"output path is a directory: {path}")
+    if path is not None and not os.access(path.parent, os.W_OK):
+        raise OutputError(f"output folder is not writable: {path.parent}")
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -167,6 +169,8 @@ class PtsDirOutput:
             raise OutputError(f"--pts-dir is a file: {root}")
         if not root.parent.is_dir():
             raise OutputError(f"output folder does not exist: {root.parent}")
+        if not os.access(root.parent, os.W_OK):
+            raise OutputError(f"output folder is not writable: {root.parent}")
         self.root = root
         self.tmp = partial_path(root)
         discard(self.tmp)
