@@ -124,3 +124,21 @@ def test_a_box_outside_the_image_is_a_one_line_error_and_one_at_its_edge_works(t
         with pytest.raises(InputError, match="outside the 120x100 image"):
             landmarker.landmarks(image, boxes=[(500, 500, 600, 600)])
         assert len(landmarker.landmarks(image, boxes=[(-20, -20, 50, 50)])) == 1
+
+
+@pytest.mark.parametrize("box, message", [
+    ((0, 0, np.inf, 50), "must be finite"), ((10, 10, 10.5, 10.5), "by a pixel at least"), ((1, 2, 3), "got 3 values"),
+])
+def test_a_bad_face_box_is_a_one_line_error(tiny_weights, box, message):
+    with tracker.Landmarker(weights=tiny_weights, device="cpu") as landmarker:
+        with pytest.raises(InputError, match=message):
+            landmarker.landmarks(np.zeros((100, 120, 3), np.uint8), boxes=[box])
+
+
+def test_an_empty_image_and_an_impossible_shard_are_refused(tiny_weights, tmp_path):
+    with tracker.Landmarker(weights=tiny_weights, device="cpu") as landmarker:
+        with pytest.raises(InputError, match="empty"):
+            landmarker.landmarks(np.zeros((0, 0, 3), np.uint8))
+    with tracker.VideoTracker(weights=tiny_weights, device="cpu") as video:
+        with pytest.raises(InputError, match="0 <= i < n"):
+            video.write_many([tmp_path / "a.mp4"], tmp_path / "out", shard=(3, 2))

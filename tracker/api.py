@@ -53,9 +53,26 @@ def _rgb(image: np.ndarray) -> np.ndarray:
     image = np.asarray(image)
     if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (3, 4)):
         raise InputError(f"expected an RGB uint8 image (H, W, 3), got {image.dtype} {image.shape}")
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise InputError(f"the image is empty: {image.shape}")
     if image.ndim == 2:
         return np.repeat(image[..., None], 3, axis=2)
     return np.ascontiguousarray(image[..., :3])
+
+
+MIN_BOX_SIDE = 1.0  # pixels: a smaller face box holds no face to find
+
+
+def _box(values: Sequence[float]) -> Box:
+    """A user's face box as four finite floats (x0, y0, x1, y1), at least a pixel wide and high."""
+    box = tuple(float(v) for v in np.asarray(values, dtype=np.float64).reshape(-1))
+    if len(box) != 4:
+        raise InputError(f"a face box is (x0, y0, x1, y1), got {len(box)} values")
+    if not np.isfinite(box).all():
+        raise InputError(f"a face box must be finite, got {box}")
+    if box[2] - box[0] < MIN_BOX_SIDE or box[3] - box[1] < MIN_BOX_SIDE:
+        raise InputError(f"a face box is (x0, y0, x1, y1) with x1 > x0 and y1 > y0 by a pixel at least, got {box}")
+    return box  # type: ignore[return-value]
 
 
 def _inside(box: Box, shape: tuple[int, ...]) -> Box:
@@ -143,7 +160,7 @@ class Landmarker(_TrackerOwner):
             # a still is a search with nothing tracked: exhaustive, since every face is checked below
             crops = [self.detector.calibration.crop(d) for d in self.detector.detect(image, exhaustive=True)]
         else:
-            crops = [box_to_crop(_inside(tuple(map(float, b)), image.shape)) for b in boxes]
+            crops = [box_to_crop(_inside(_box(b), image.shape)) for b in boxes]
         out = self.predictor.predict_scored([image] * len(crops), crops, norm=self.norm)
         size = (image.shape[1], image.shape[0])
         faces = [Face(p, c, face_score=float(s), pose=self.pose_estimator.estimate(p, size, c))

@@ -172,8 +172,10 @@ def run_batch(
     stems = [output_stem(v) for v in videos]
     if duplicates := sorted({s for s in stems if stems.count(s) > 1}):
         raise InputError(f"two inputs share the name {duplicates[0]!r}: their outputs would collide")
-    out_dir.mkdir(parents=True, exist_ok=True)
     index, count = shard
+    if not 0 <= index < count:
+        raise InputError(f"shard (i, n) needs 0 <= i < n, got {shard}")
+    out_dir.mkdir(parents=True, exist_ok=True)
     mine = [v for i, v in enumerate(videos) if i % count == index]
     rows: list[VideoRow] = []
 
