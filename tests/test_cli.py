@@ -376,3 +376,16 @@ def test_an_output_folder_that_cannot_be_written_is_one_line_before_any_work(tmp
         result = run_cli("run", blank_video, flag, locked / name, "--weights", tiny_weights, "--quiet")
         assert result.exit_code == 1 and result.output.strip() == f"error: output folder is not writable: {locked}", result.output
     assert not list(locked.iterdir())
+
+
+@pytest.mark.parametrize("suffix", [".webm", ".gif", ".ogv"])
+def test_an_overlay_format_that_cannot_hold_h264_is_refused_up_front(tmp_path, blank_video, tiny_weights, suffix):
+    result = run_cli("run", blank_video, "--out", tmp_path / f"o{suffix}", "--csv", tmp_path / "o.csv", "--weights", tiny_weights, "--quiet")
+    assert result.exit_code == 1 and result.output.startswith(f"error: an overlay cannot be {suffix}: H.264 goes into .mp4")
+    assert not leftovers(tmp_path) and not (tmp_path / "o.csv").exists()
+
+
+def test_an_overlay_in_matroska_works(tmp_path, blank_video, tiny_weights):
+    out = tmp_path / "o.mkv"
+    assert run_cli("run", blank_video, "--out", out, "--weights", tiny_weights, "--quiet").exit_code == 0
+    assert count_frames(out)[0] == 6

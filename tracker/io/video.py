@@ -202,6 +202,24 @@ def _reencoded(
     yield from ((_seconds(p), p) for p in out.encode())
 
 
+H264_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".avi", ".ts", ".flv", ".mpg", ".3gp")  # containers the overlay is tested in
+
+
+def _holds_h264(fmt: str) -> bool:
+    """Whether container format ``fmt`` takes an H.264 stream: a header and a frame written to memory."""
+    try:
+        with av.open(io.BytesIO(), mode="w", format=fmt) as probe:
+            stream = probe.add_stream("libx264", rate=10)
+            stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+            frame = av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")
+            frame.pts = 0
+            for packet in [*stream.encode(frame), *stream.encode()]:
+                probe.mux(packet)
+        return True
+    except (av.error.FFmpegError, ValueError):
+        return False
+
+
 def audio_layout(audio: av.audio.stream.AudioStream) -> str | None:
     """The stream's channel layout by name, or the standard one for its channel count where the header
     names none (FFmpeg then calls it "N channels"); None for a count without a standard layout."""
@@ -238,6 +256,10 @@ class VideoWriter:
             self.container = av.open(str(self.tmp), mode="w", format=fmt, options=options)
         except (av.error.FFmpegError, ValueError) as err:
             raise VideoError(f"cannot write {self.path} ({_short(err)})") from None
+        if not _holds_h264(self.container.format.name):
+            self.container.close()
+            discard(self.tmp)
+            raise VideoError(f"an overlay cannot be {self.path.suffix or 'without a suffix'}: H.264 goes into {', '.join(H264_SUFFIXES)}")
         self.stream = self.container.add_stream("libx264", rate=info.rate)
         # yuv420p needs even sizes: odd frames are padded by one replicated row/column
         self.width, self.height = info.width + info.width % 2, info.height + info.height % 2
