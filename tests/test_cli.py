@@ -389,3 +389,17 @@ def test_an_overlay_in_matroska_works(tmp_path, blank_video, tiny_weights):
     out = tmp_path / "o.mkv"
     assert run_cli("run", blank_video, "--out", out, "--weights", tiny_weights, "--quiet").exit_code == 0
     assert count_frames(out)[0] == 6
+
+
+def test_a_folder_of_ts_files_is_tracked_and_a_folder_without_videos_fails(tmp_path, tiny_weights):
+    videos, empty = tmp_path / "videos", tmp_path / "empty"
+    videos.mkdir()
+    empty.mkdir()
+    (empty / "notes.txt").write_text("no video here")
+    rng = np.random.default_rng(3)  # a textured picture: MPEG-TS needs more than a few bytes to be recognised
+    write_video(videos / "cam.ts", [rng.integers(0, 255, (72, 96, 3), dtype=np.uint8) for _ in range(10)])
+    result = run_cli("run", videos, empty, "--out-dir", tmp_path / "out", "--weights", tiny_weights, "--quiet")
+    assert result.exit_code == 1, result.output
+    rows = {Path(r["video"]).name: r for r in csv.DictReader((tmp_path / "out" / "summary.csv").open())}
+    assert rows["cam.ts"]["status"] == "done" and rows["empty"]["status"] == "error"
+    assert rows["empty"]["error"].startswith("no video file in this folder")

@@ -24,7 +24,11 @@ from tracker.errors import InputError
 from tracker.jobs.interruption import worker_signals, working
 from tracker.jobs.pipeline import PipelineConfig, RunOutputs
 
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
+# What a folder's videos are called: the containers FFmpeg (so PyAV) reads that hold video
+VIDEO_SUFFIXES = (
+    ".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts", ".mts", ".m2ts", ".3gp",
+    ".3g2", ".ogv", ".mxf", ".vob", ".asf", ".f4v", ".divx", ".nut", ".y4m", ".h264", ".264", ".h265", ".hevc", ".mjpeg",
+)
 SUMMARY_NAME = "summary.csv"
 WORKER_EXIT_SECONDS = 30  # how long an interrupted batch waits for each worker to clean up
 RESERVED_SUFFIX = "_video"  # appended to the outputs of a video named like a summary
@@ -56,13 +60,14 @@ def parse_shard(text: str) -> tuple[int, int]:
 def expand_inputs(items: Iterable[Path | str]) -> list[Path]:
     """Files as given, folders as their video files, and glob patterns; sorted, without repeats.
 
-    A path that names nothing, or a pattern that matches no file, is kept as given, so that it gets its
-    own error line (and the run its failing exit code)."""
+    A path that names nothing, a pattern that matches no file, or a folder without a video is kept as
+    given, so that it gets its own error line (and the run its failing exit code)."""
     found: set[Path] = set()
     for item in items:
         path = Path(item)
         if path.is_dir():
-            found.update(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+            videos = {p for p in path.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES}
+            found.update(videos or {path})
         elif not path.exists() and glob.has_magic(str(item)):
             matches = {Path(p) for p in glob.glob(str(item)) if Path(p).is_file()}
             found.update(matches or {path})
@@ -130,6 +135,8 @@ def track_one(video: Path, out_dir: Path, config: PipelineConfig) -> VideoRow:
     """One video to its overlay and CSV; any failure becomes an error row (the batch goes on)."""
     from tracker.jobs.pipeline import run_video
 
+    if video.is_dir():
+        return VideoRow(str(video), ERROR, error=f"no video file in this folder (looked for {', '.join(VIDEO_SUFFIXES)})")
     outputs = outputs_for(video, out_dir)
     if is_finished(outputs):
         return VideoRow(str(video), SKIPPED)
