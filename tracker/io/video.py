@@ -6,6 +6,7 @@ timestamps so variable frame rate survives the round trip.
 """
 from __future__ import annotations
 
+import functools
 import heapq
 import io
 import logging
@@ -205,6 +206,7 @@ def _reencoded(
 H264_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".avi", ".ts", ".flv", ".mpg", ".3gp")  # containers the overlay is tested in
 
 
+@functools.lru_cache(maxsize=None)
 def _holds_h264(fmt: str) -> bool:
     """Whether container format ``fmt`` takes an H.264 stream: a header and a frame written to memory."""
     try:
